@@ -1,34 +1,39 @@
-"""Rebuild the demo's delta table from its run folders (no TensorFlow or JAX needed).
+"""Rebuild the demo's delta tables from its run folders (no TensorFlow or JAX needed).
 
 Usage:
   python analysis/rebuild_demo_table.py [runs/demo] [--baseline demo.general_only]
 
-Reads every ``<run>/eval/*/tasks.jsonl`` under the sweep folder and prints the
-per-task scores of each mixture and their deltas against the baseline, the
-same table `flawn demo` prints.
+Reads every finished evaluation (``<run>/eval/<eval_id>/``) of the sweep folder
+and prints, per evaluation (suite, scoring mode, settings), the per-task scores
+of each mixture and their deltas against the baseline: the tables `flawn demo`
+prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
 
-from flawn.analysis import delta_table, format_table, load_task_scores
+from flawn.analysis import format_table
+from flawn.analysis.loading import run_folders
+from flawn.analysis.sweep_report import sweep_tables
 
 
 def main() -> None:
-    """Prints the delta table of a sweep folder."""
+    """Prints the delta tables of a sweep folder."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("sweep_dir", nargs="?", default="runs/demo")
     parser.add_argument("--baseline", default="demo.general_only")
     args = parser.parse_args()
-    run_dirs = sorted(p.parent for p in pathlib.Path(args.sweep_dir).glob("*/run.json"))
-    if not run_dirs:
-        raise SystemExit(f"no runs under {args.sweep_dir}; run `make demo` first")
-    scores = load_task_scores(run_dirs)
-    print(format_table(delta_table(scores, baseline=args.baseline, by="mixture")))
+    runs = run_folders([args.sweep_dir])
+    tables = sweep_tables(runs, "mixture", args.baseline)
+    if not tables:
+        raise SystemExit(f"no evaluated runs under {args.sweep_dir}; run `make demo` first")
+    for table in tables:
+        print(f"{table.title}: {table.settings}\n")
+        print(format_table(table.table))
+        print(f"{table.rule}\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Compilation is timed separately (one warm-up call per compiled shape) and
 excluded from examples/s.
 
 Usage:
-  python bench/eval_throughput.py [--sizes tiny small] [--inputs 144]
+  python bench/eval_throughput.py [--sizes tiny mini] [--inputs 144]
       [--max-decode-length 16] [--batch-size 64] [--repeats 2] [--json OUT]
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", nargs="+", default=["tiny", "small"], help="gin/models/*.gin")
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "mini"], help="see flawn model list")
     parser.add_argument("--inputs", type=int, default=144, help="encoder length")
     parser.add_argument("--max-decode-length", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -52,16 +52,15 @@ def main() -> None:
     from flawn.runtime import quiet_native_stderr
 
     with quiet_native_stderr():
-        import gin
         import jax
         import numpy as np
 
-        from flawn import gin_utils, paths
+        from flawn import paths
         from flawn.evals import rank_classification as rc
         from flawn.evals.generation import generate_ids
         from flawn.evals.legalbench.tasks import load_suite
-        from flawn.models.config import T5Config
         from flawn.models.decoding import greedy_decode
+        from flawn.models.sizes import get_size
         from flawn.models.t5 import Transformer
         from flawn.vocab import load_vocabulary
 
@@ -79,9 +78,7 @@ def main() -> None:
 
     results = []
     for size in args.sizes:
-        gin_utils.parse([str(paths.project_root() / "gin" / "models" / f"{size}.gin")])
-        config = T5Config().with_vocab_size(vocabulary.vocab_size)
-        gin.clear_config()
+        config = get_size(size).t5_config().with_vocab_size(vocabulary.vocab_size)
         model = Transformer(config)
         params = model.init(
             jax.random.PRNGKey(0),

@@ -37,21 +37,17 @@ def main() -> None:
     from flawn.runtime import import_heavy_stack
 
     import_heavy_stack()
-    import gin
     import jax
     import jax.numpy as jnp
 
-    from flawn import gin_utils
-    from flawn.models.config import T5Config
+    from flawn.models.sizes import get_size
     from flawn.train.config import OptimizerConfig
     from flawn.train.data import train_batches
     from flawn.train.local import _make_train_step, build_model, init_params, task_vocabulary
     from flawn.train.optim import make_optimizer
 
     lengths = {"inputs": args.inputs, "targets": args.targets}
-    gin_utils.parse([f"gin/models/{args.size}.gin"])
-    model_config = T5Config()
-    gin.clear_config()
+    model_config = get_size(args.size).t5_config()
 
     batches = train_batches(args.mixture, lengths, args.batch_size, seed=0)
     batch = next(batches)

@@ -8,9 +8,11 @@ Every evaluated run writes two JSON Lines files per suite under
 * ``tasks.jsonl``: one row per task with its official score (and, for
   LawBench, the abstention rate; ``null`` where a benchmark has none).
 
-Both carry the run's identity (:class:`RunInfo`) in every row, so rows from
-many runs can be concatenated and grouped without joins. This module imports
-neither TensorFlow nor JAX.
+Both carry the run's identity (:class:`RunInfo`, every sweep axis included)
+and the evaluation's identity (suite, scoring mode, eval id) in every row, so
+rows from many runs can be concatenated and grouped without joins, and rows
+scored differently are never averaged together. This module imports neither
+TensorFlow nor JAX.
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ class RunInfo:
     """Identity of a run, repeated in each of its result rows.
 
     Attributes:
-        run_id: The hash of the run's resolved gin config.
-        run_name: Human-readable name from the sweep axes, e.g. ``mixture=demo.legal``.
+        run_id: The run's id (the hash of its RunSpec, see :mod:`flawn.runs.spec`).
+        run_name: Human-readable name from the sweep axes.
         sweep: The sweep (study) the run belongs to.
-        mixture: The training mixture or task.
+        mixture: The training mixture or task (of the final stage).
         size: The model size (name of the model gin file).
         regime: The training regime, e.g. ``finetune``.
         seed: The run's seed.
+        backend: The backend that trained it (``local`` or ``t5x``).
+        axes: Every sweep axis value of the run, by axis name.
     """
 
     run_id: str
@@ -47,6 +51,8 @@ class RunInfo:
     size: str
     regime: str
     seed: int
+    backend: str = "local"
+    axes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
         """The identity columns of a result row."""
@@ -59,7 +65,9 @@ RUN_FIELDS = tuple(field.name for field in dataclasses.fields(RunInfo))
 #: Columns of a per-example row, in order.
 EXAMPLE_COLUMNS = (
     *RUN_FIELDS,
+    "eval_id",
     "suite",
+    "mode",
     "task",
     "example",
     "prompt_hash",
@@ -72,7 +80,9 @@ EXAMPLE_COLUMNS = (
 #: Columns of a per-task row, in order.
 TASK_COLUMNS = (
     *RUN_FIELDS,
+    "eval_id",
     "suite",
+    "mode",
     "task",
     "category",
     "metric",
@@ -113,6 +123,6 @@ def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def eval_dir(run_dir: str | os.PathLike, suite: str) -> pathlib.Path:
-    """Where a run's results for one suite live."""
-    return pathlib.Path(run_dir) / "eval" / suite
+def eval_dir(run_dir: str | os.PathLike, eval_id: str) -> pathlib.Path:
+    """Where a run's results of one evaluation live (see :meth:`flawn.runs.RunDir.eval_dir`)."""
+    return pathlib.Path(run_dir) / "eval" / eval_id

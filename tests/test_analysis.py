@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -5,17 +6,27 @@ import pandas as pd
 import pytest
 
 from flawn.analysis import delta_table, format_table, load_task_scores, score_table
+from flawn.analysis.sweep_report import sweep_tables
 from flawn.results import TASK_COLUMNS, TASKS_FILE, RunInfo, eval_dir, write_rows
 
 
-def _rows(mixture, seed, scores):
+def _rows(mixture, seed, scores, suite="s", mode="generation"):
     info = RunInfo(
-        f"id-{mixture}-{seed}", f"{mixture}/s{seed}", "study", mixture, "tiny", "finetune", seed
+        f"id-{mixture}-{seed}",
+        f"{mixture}/s{seed}",
+        "study",
+        mixture,
+        "tiny",
+        "finetune",
+        seed,
+        axes={"mixture": mixture, "size": "tiny", "regime": "finetune", "seed": seed},
     )
     return [
         {
             **info.as_row(),
-            "suite": "s",
+            "eval_id": f"{suite}.{mode}-x",
+            "suite": suite,
+            "mode": mode,
             "task": task,
             "category": "c",
             "metric": "balanced_accuracy",
@@ -52,18 +63,49 @@ def test_unknown_baseline_is_an_error():
         delta_table(pd.DataFrame(_rows("general", 0, {"t": 1.0})), baseline="nope", by="mixture")
 
 
+def _write_eval(run_dir, rows, suite="s", mode="generation", finished=True):
+    folder = eval_dir(run_dir, f"{suite}.{mode}-x")
+    write_rows(folder / TASKS_FILE, rows, TASK_COLUMNS)
+    if finished:  # eval.json is written last: without it the evaluation is unfinished
+        spec = {"suite": suite, "mode": mode}
+        (folder / "eval.json").write_text(json.dumps({"spec": spec, "describe": suite, "step": 4}))
+
+
 def test_rows_round_trip_through_run_folders(tmp_path):
-    for mixture in ("general", "legal"):
-        write_rows(
-            eval_dir(tmp_path / mixture, "s") / TASKS_FILE,
-            _rows(mixture, 0, {"t": 0.5}),
-            TASK_COLUMNS,
-        )
-    scores = load_task_scores([tmp_path / "general", tmp_path / "legal"])
-    assert list(scores.columns) == list(TASK_COLUMNS)
-    assert score_table(scores, by="mixture").loc["t"].tolist() == [0.5, 0.5]
-    with pytest.raises(FileNotFoundError, match="evaluate the run first"):
+    for mixture, score in (("general", 0.5), ("legal", 0.75)):
+        _write_eval(tmp_path / mixture, _rows(mixture, 0, {"t": score}))
+    _write_eval(tmp_path / "legal", _rows("legal", 0, {"t": 0.1}, "s2"), "s2", finished=False)
+    (tmp_path / "report.md").write_text("# not a run")  # what `runs/demo/*` also matches
+    scores = load_task_scores([tmp_path / "general", tmp_path / "legal", tmp_path / "report.md"])
+    assert list(scores.columns)[: len(TASK_COLUMNS)] == list(TASK_COLUMNS)
+    assert "axis.mixture" in scores.columns and set(scores["suite"]) == {"s"}
+    assert score_table(scores, by="mixture").loc["t"].tolist() == [0.5, 0.75]
+    with pytest.raises(FileNotFoundError, match="no finished evaluation"):
         load_task_scores([tmp_path / "missing"])
+
+
+def test_tables_never_average_across_suites_or_scoring_modes(tmp_path):
+    for mixture, score in (("general", 0.2), ("legal", 0.6)):
+        _write_eval(tmp_path / mixture, _rows(mixture, 0, {"t1": score, "t2": score}))
+        _write_eval(
+            tmp_path / mixture,
+            _rows(mixture, 0, {"t1": score + 0.3}, mode="rank_classification"),
+            mode="rank_classification",
+        )
+        _write_eval(tmp_path / mixture, _rows(mixture, 0, {"1-1": 0.1}, "lawbench"), "lawbench")
+    scores = load_task_scores([tmp_path / "general", tmp_path / "legal"])
+    with pytest.raises(ValueError, match="never averages across suites"):
+        delta_table(scores, baseline="general", by="mixture")
+    tables = sweep_tables([tmp_path / "general", tmp_path / "legal"], "mixture", "general")
+    shapes = {(t.suite, t.mode): list(t.table.index) for t in tables}
+    assert shapes == {
+        ("s", "generation"): ["t1", "t2", "mean"],
+        ("s", "rank_classification"): ["t1", "mean"],
+        ("lawbench", "generation"): ["1-1", "mean"],
+    }
+    generation = next(t for t in tables if t.mode == "generation" and t.suite == "s")
+    assert generation.table.loc["mean", "Δ legal"] == pytest.approx(0.4)
+    assert "s · generation" in generation.title and "unweighted mean" in generation.rule
 
 
 def test_rows_must_match_the_schema(tmp_path):

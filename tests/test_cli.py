@@ -1,8 +1,6 @@
 import subprocess
 import sys
 
-import pytest
-
 from flawn.cli import main
 
 
@@ -11,7 +9,7 @@ def test_help_lists_the_commands():
         [sys.executable, "-m", "flawn.cli", "--help"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0
-    for command in ("demo", "sweep", "train", "eval", "analysis", "samples", "data"):
+    for command in ("demo", "sweep", "train", "eval", "analysis", "samples", "data", "model"):
         assert command in out.stdout
     assert "examples:" in out.stdout
 
@@ -28,9 +26,10 @@ def test_train_without_gin_files_is_an_error(capsys):
     assert "--gin_file" in capsys.readouterr().err
 
 
-def test_analysis_deltas_on_missing_runs_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="evaluate the run first"):
-        main(["analysis", "deltas", str(tmp_path), "--baseline", "x"])
+def test_analysis_deltas_on_missing_runs_is_a_clear_error(tmp_path, capsys):
+    assert main(["analysis", "deltas", str(tmp_path), "--baseline", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "no finished evaluation" in err and "flawn sweep launch" in err
 
 
 def test_legalbench_score_command_reports_partial_scores(tmp_path, capsys):

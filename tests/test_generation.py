@@ -103,10 +103,10 @@ def test_runner_generation_mode_scores_counts_truncation_and_states_the_policy(t
     )
     assert row["score"] == pytest.approx(0.5)  # always "Yes": recall 1 for Yes, 0 for No
     assert row["n"] == 3 and row["n_truncated"] == 3
-    examples_written = read_rows(tmp_path / "eval" / "toy" / "examples.jsonl")
+    examples_written = read_rows(tmp_path / "eval" / "toy.generation" / "examples.jsonl")
     assert [e["prediction"] for e in examples_written] == ["Yes"] * 3
     assert [e["value"] for e in examples_written] == [1.0, 0.0, 0.0]
-    summary = json.loads((tmp_path / "eval" / "toy" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "eval" / "toy.generation" / "summary.json").read_text())
     counts = summary["tasks"]["toy"]
     assert summary["mode"] == "generation" and counts["n_demonstrations_dropped"] == 3
     assert counts["n_item_cut"] == 0 and counts["n_skipped"] == 0

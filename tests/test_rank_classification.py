@@ -216,10 +216,11 @@ def test_runner_ranks_labels_and_writes_rows_and_summary(sample_dir, tmp_path):
     (row,) = rows
     # Always "termination": recall 1 for that class, 0 for the other four -> 1 / 5
     assert row["task"] == "sample_clause_type" and row["score"] == pytest.approx(0.2)
-    examples = read_rows(tmp_path / "eval" / "sample.rank" / "examples.jsonl")
+    examples = read_rows(tmp_path / "eval" / "sample.rank.rank_classification" / "examples.jsonl")
     assert {e["prediction"] for e in examples} == {"termination"} and len(examples) == row["n"]
     assert row["n_truncated"] == sum(e["truncated"] for e in examples) > 0
-    summary = json.loads((tmp_path / "eval" / "sample.rank" / "summary.json").read_text())
+    folder = tmp_path / "eval" / "sample.rank.rank_classification"
+    summary = json.loads((folder / "summary.json").read_text())
     assert summary["mode"] == "rank_classification" and "rule_qa" in summary["excluded"]
     counts = summary["tasks"]["sample_clause_type"]
     assert counts["n_labels"] == 5 and counts["n_truncated"] == row["n_truncated"]

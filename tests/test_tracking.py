@@ -39,3 +39,41 @@ def test_offline_wandb_run_writes_local_files(monkeypatch, tmp_path):
     assert run_dir is not None and "offline-run-" in run_dir
     files = {p.suffix for p in (tmp_path / "wandb").rglob("*") if p.is_file()}
     assert ".wandb" in files  # the log `wandb sync` uploads
+
+
+def test_a_key_without_a_network_falls_back_to_offline_and_says_so(monkeypatch, capsys):
+    from flawn.train import tracking
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    tracking.wandb_reachable.cache_clear()
+    try:
+        mode, notice = tracking.effective_mode()
+    finally:
+        tracking.wandb_reachable.cache_clear()
+    assert mode == "offline"
+    assert "unreachable" in notice and "wandb sync" in notice
+
+
+@pytest.mark.slow
+def test_a_restarted_run_logs_to_the_same_wandb_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    ids = []
+    for attempt in range(2):
+        tracker = RunTracker(
+            tmp_path / f"attempt{attempt}",
+            "run",
+            {"lr": 1e-3},
+            project="flawn-test",
+            job_type="train",
+            tags=["mixture=demo.legal"],
+            run_id="abc123-finetune",
+            wandb_dir=tmp_path,
+        )
+        tracker.log({"loss": 1.0 / (attempt + 1)}, step=10 * (attempt + 1))
+        ids.append(tracker.wandb_id)
+        tracker.close()
+    assert ids == ["abc123-finetune", "abc123-finetune"]
+    runs = sorted(p.name for p in (tmp_path / "wandb").iterdir() if p.name.startswith("offline-"))
+    assert len(runs) == 2 and all("-abc123-finetune" in name for name in runs)

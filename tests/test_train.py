@@ -107,3 +107,63 @@ def test_checkpoints_without_newer_keys_still_restore(tmp_path):
     )
     assert set(restored) == {"params", "step"} and int(restored["step"]) == 5
     np.testing.assert_array_equal(restored["params"]["w"], np.ones(3))
+
+
+def test_an_initial_checkpoint_of_the_wrong_shape_is_named(tmp_path):
+    from flawn.errors import ConfigError
+    from flawn.train.local import _checked_initial_params
+
+    fresh = {"encoder": {"kernel": np.zeros((4, 8), np.float32)}}
+    with pytest.raises(ConfigError, match=r"encoder/kernel has shape \(4, 6\).*needs \(4, 8\)"):
+        _checked_initial_params(fresh, {"encoder": {"kernel": np.zeros((4, 6), np.float32)}})
+    with pytest.raises(ConfigError, match="missing"):
+        _checked_initial_params(fresh, {"decoder": {"kernel": np.zeros((4, 8), np.float32)}})
+
+
+@pytest.mark.slow
+def test_a_two_stage_regime_starts_its_second_stage_from_the_first(tmp_path, monkeypatch):
+    import flawn.train.local as local
+    from flawn.runs import RunDir
+    from flawn.sweeps.spec import Sweep, SweepPoint, resolve_run
+    from flawn.train.backend import LocalBackend
+
+    sweep = Sweep(
+        name="two",
+        mixtures=["demo.general_plus_legal"],
+        baseline_mixture="demo.general_plus_legal",
+        regimes=["two_stage"],
+        macros={
+            "TASK_FEATURE_LENGTHS": {"inputs": 144, "targets": 16},
+            "TRAIN_STEPS": 4,
+            "BATCH_SIZE": 4,
+            "STAGE2_MIXTURE": "demo.legal",
+            "STAGE2_STEPS": 3,
+        },
+        bindings=[
+            "TrainConfig.use_wandb = False",
+            "TrainConfig.report_data = False",
+            "TrainConfig.log_every = 2",
+        ],
+    )
+    point = SweepPoint(
+        {"mixture": "demo.general_plus_legal", "size": "tiny", "regime": "two_stage", "seed": 0},
+        {},
+    )
+    spec = resolve_run(sweep, point)
+    run_dir = RunDir(tmp_path / spec.run_id)
+    run_dir.write_spec(spec.to_json())
+    starts = []
+    real_train = local.train
+
+    def recording_train(config, **kwargs):
+        starts.append((config.mixture_or_task_name, kwargs.get("initial_params")))
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(local, "train", recording_train)
+    LocalBackend().train(spec, run_dir)
+    (first, none), (second, initial) = starts
+    assert (first, none, second) == ("demo.general_plus_legal", None, "demo.legal")
+    stage1 = LocalBackend()._params_of(run_dir.stage("stage1"))
+    _assert_trees_equal(initial, stage1)  # stage 2 began where stage 1 ended
+    assert run_dir.stage("stage2").checkpoint_steps() == [3]
+    assert LocalBackend().predictor(run_dir).step == 3

@@ -8,6 +8,27 @@ import pandas as pd
 MEAN_ROW = "mean"
 
 
+def check_one_evaluation(scores: pd.DataFrame) -> None:
+    """Refuses rows of several evaluations (suites, scoring modes or settings) in one table.
+
+    Raises:
+        ValueError: Listing the evaluations found and how to pick one.
+    """
+    columns = [c for c in ("suite", "mode", "eval_key") if c in scores.columns]
+    if not columns:
+        return
+    found = scores[columns].drop_duplicates()
+    if len(found) > 1:
+        listed = "; ".join(
+            ", ".join(f"{c}={v}" for c, v in zip(columns, r, strict=True))
+            for r in found.itertuples(index=False)
+        )
+        raise ValueError(
+            f"the rows come from {len(found)} different evaluations ({listed}); a table never "
+            "averages across suites, scoring modes or settings: select one (e.g. --suite, --mode)"
+        )
+
+
 def score_table(scores: pd.DataFrame, by: str = "run_name") -> pd.DataFrame:
     """Task-by-condition table of scores.
 
@@ -23,6 +44,7 @@ def score_table(scores: pd.DataFrame, by: str = "run_name") -> pd.DataFrame:
     """
     if scores.empty:
         raise ValueError("no scores to tabulate")
+    check_one_evaluation(scores)
     order = list(dict.fromkeys(scores[by]))
     table = scores.pivot_table(index="task", columns=by, values="score", aggfunc="mean", sort=False)
     table = table[order]

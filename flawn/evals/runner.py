@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from flawn.errors import FlawnError
 from flawn.evals.generation import generate, generate_ids
 from flawn.evals.legalbench import metrics
-from flawn.evals.legalbench.prompts import OVERFLOW_POLICIES, FittedPrompt
+from flawn.evals.legalbench.prompts import OVERFLOW_POLICIES, FittedPrompt, truncation_policy
 from flawn.evals.legalbench.table import MANUAL_NOTE, MANUAL_TASKS
 from flawn.evals.legalbench.tasks import LegalBenchTask
 from flawn.results import (
@@ -33,23 +33,6 @@ MODES = ("generation", "rank_classification")
 
 #: Per-suite file with the mode, the truncation policy and counts, and the excluded tasks.
 SUMMARY_FILE = "summary.json"
-
-#: The truncation policy, as every report states it.
-TRUNCATION_POLICY = (
-    "prompts longer than the encoder input lose whole few-shot demonstrations, earliest first, "
-    "then the task description; the test item is never cut while anything else is left. A test "
-    "item that alone does not fit is {overflow}."
-)
-_OVERFLOW_TEXT = {
-    "cut_item_start": "cut from its start (its question and answer cue are kept) and counted as "
-    "item_cut",
-    "skip": "not scored and counted as skipped",
-}
-
-
-def truncation_policy(overflow: str = "cut_item_start") -> str:
-    """The truncation policy in words, for reports."""
-    return TRUNCATION_POLICY.format(overflow=_OVERFLOW_TEXT[overflow])
 
 
 def _prompt_hash(prompt: str) -> str:
@@ -118,6 +101,7 @@ def evaluate_legalbench(
     overflow: str = "cut_item_start",
     batch_size: int = 64,
     scorer=None,
+    eval_id: str | None = None,
 ) -> list[dict]:
     """Answers every task, scores the answers, and writes the rows.
 
@@ -147,9 +131,8 @@ def evaluate_legalbench(
         vocabulary: The seqio vocabulary.
         tasks: The loaded tasks.
         run: The run's identity, repeated in every row.
-        run_dir: The run folder; rows go to ``run_dir/eval/<suite>/``.
-        suite: Name of the suite, e.g. ``sample_legalbench``. Use a distinct
-            name per mode (e.g. ``sample.rank``) to keep both modes' rows.
+        run_dir: The run folder; rows go to ``run_dir/eval/<eval_id>/``.
+        suite: Name of the suite, e.g. ``sample``.
         input_length: Encoder length.
         max_decode_length: Most tokens generated per answer (generation).
         mode: ``generation`` or ``rank_classification``.
@@ -159,6 +142,9 @@ def evaluate_legalbench(
             ``batch_size * labels`` targets per call).
         scorer: Rank classification only: a stand-in for the model's scorer
             (see :data:`flawn.evals.rank_classification.Scorer`).
+        eval_id: The evaluation's identity (see :class:`flawn.runs.EvalSpec`);
+            names the folder and fills the rows' ``eval_id`` column. Defaults
+            to ``<suite>.<mode>``.
 
     Returns:
         The per-task rows (also written to ``tasks.jsonl``).
@@ -172,6 +158,8 @@ def evaluate_legalbench(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if overflow not in OVERFLOW_POLICIES:
         raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, got {overflow!r}")
+    eval_id = eval_id or f"{suite}.{mode}"
+    identity = {**run.as_row(), "eval_id": eval_id, "suite": suite, "mode": mode}
     example_rows, task_rows, summary_tasks, excluded = [], [], {}, {}
     for task in tqdm(tasks, desc=f"eval {run.run_name}", unit="task", leave=False, disable=None):
         if task.name in MANUAL_TASKS or task.metric == metrics.MANUAL:
@@ -207,8 +195,7 @@ def evaluate_legalbench(
         for (example, fit), prediction in zip(kept, predictions, strict=True):
             example_rows.append(
                 {
-                    **run.as_row(),
-                    "suite": suite,
+                    **identity,
                     "task": task.name,
                     "example": example.index,
                     "prompt_hash": _prompt_hash(task.prompt(example)),
@@ -221,8 +208,7 @@ def evaluate_legalbench(
             )
         task_rows.append(
             {
-                **run.as_row(),
-                "suite": suite,
+                **identity,
                 "task": task.name,
                 "category": task.category,
                 "metric": task.metric,
@@ -250,10 +236,11 @@ def evaluate_legalbench(
             counts["n_item_cut"],
             counts["n_skipped"],
         )
-    out = eval_dir(run_dir, suite)
+    out = eval_dir(run_dir, eval_id)
     write_rows(out / EXAMPLES_FILE, example_rows, EXAMPLE_COLUMNS)
     write_rows(out / TASKS_FILE, task_rows, TASK_COLUMNS)
     summary = {
+        "eval_id": eval_id,
         "suite": suite,
         "mode": mode,
         "input_length": input_length,
@@ -282,6 +269,7 @@ def evaluate_lawbench(
     limit: int | None = None,
     corrected: bool = False,
     batch_size: int = 64,
+    eval_id: str | None = None,
 ) -> list[dict]:
     """Generates answers to LawBench tasks, scores them officially, and writes the rows.
 
@@ -297,7 +285,7 @@ def evaluate_lawbench(
         vocabulary: The seqio vocabulary.
         task_ids: LawBench task ids, e.g. ``["1-2", "3-6"]``.
         run: The run's identity.
-        run_dir: The run folder; rows go to ``run_dir/eval/lawbench.<shot>/``.
+        run_dir: The run folder; rows go to ``run_dir/eval/<eval_id>/``.
         input_length: Encoder length.
         max_decode_length: Most tokens generated per answer.
         shot: ``zero_shot`` or ``one_shot``.
@@ -306,6 +294,8 @@ def evaluate_lawbench(
             were scored, so a partial run is never mistaken for a full one.
         corrected: Use the corrected scorers instead of the official ones.
         batch_size: Prompts per decoding call.
+        eval_id: The evaluation's identity (folder and ``eval_id`` column);
+            defaults to ``lawbench.<shot>.generation``.
 
     Returns:
         The per-task rows.
@@ -314,6 +304,8 @@ def evaluate_lawbench(
     from flawn.evals.lawbench.scorers import score_task
 
     suite = f"lawbench.{shot}"
+    eval_id = eval_id or f"{suite}.generation"
+    identity = {**run.as_row(), "eval_id": eval_id, "suite": suite, "mode": "generation"}
     example_rows, task_rows = [], []
     for task_id in tqdm(
         task_ids, desc=f"lawbench {run.run_name}", unit="task", leave=False, disable=None
@@ -339,8 +331,7 @@ def evaluate_lawbench(
             single = score_task(task_id, [output], [example.gold], [example.prompt], corrected)
             example_rows.append(
                 {
-                    **run.as_row(),
-                    "suite": suite,
+                    **identity,
                     "task": task_id,
                     "example": str(example.index),
                     "prompt_hash": _prompt_hash(example.prompt),
@@ -353,8 +344,7 @@ def evaluate_lawbench(
             )
         task_rows.append(
             {
-                **run.as_row(),
-                "suite": suite,
+                **identity,
                 "task": task_id,
                 "category": info.level,
                 "metric": info.metric,
@@ -364,7 +354,7 @@ def evaluate_lawbench(
                 "abstention_rate": scores["abstention_rate"],
             }
         )
-    out = eval_dir(run_dir, suite)
+    out = eval_dir(run_dir, eval_id)
     write_rows(out / EXAMPLES_FILE, example_rows, EXAMPLE_COLUMNS)
     write_rows(out / TASKS_FILE, task_rows, TASK_COLUMNS)
     return task_rows

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 
 from flawn.mixtures.registry import _SPECS
-from flawn.mixtures.stats import DEFAULT_SAMPLE, task_stats
+from flawn.mixtures.stats import DEFAULT_SAMPLE, tasks_stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,10 @@ class MixturePlan:
         batch_size: Rows per step.
         lengths: Feature lengths.
         pack: Whether rows are packed.
-        examples_per_row: Measured mean examples per (packed) row.
+        examples_per_row: Mean examples per (packed) row.
         rows: One per source, largest share first.
+        measured: Whether ``examples_per_row`` was measured on the pipeline
+            (else simulated on sampled token lengths).
     """
 
     mixture: str
@@ -62,6 +64,7 @@ class MixturePlan:
     pack: bool
     examples_per_row: float
     rows: tuple[PlanRow, ...]
+    measured: bool = True
 
     @property
     def total_examples(self) -> float:
@@ -79,6 +82,20 @@ class MixturePlan:
         """The plan as indented JSON."""
         return json.dumps(self.as_dict(), indent=2)
 
+    def scaled(self, steps: int, batch_size: int) -> MixturePlan:
+        """The same plan for another run length (shares and per-row packing are unchanged)."""
+        factor = (steps * batch_size) / (self.steps * self.batch_size)
+        rows = tuple(
+            dataclasses.replace(
+                r,
+                expected_examples=r.expected_examples * factor,
+                expected_tokens=r.expected_tokens * factor,
+                epochs=r.epochs * factor,
+            )
+            for r in self.rows
+        )
+        return dataclasses.replace(self, steps=steps, batch_size=batch_size, rows=rows)
+
     def format_table(self) -> str:
         """The plan as a Markdown table with a header line."""
         import pandas as pd  # deferred: keep import light for callers that only need JSON
@@ -92,7 +109,8 @@ class MixturePlan:
         header = (
             f"Plan for {self.mixture}: {self.steps} steps x {self.batch_size} rows "
             f"({'packed' if self.pack else 'unpacked'}, lengths {dict(self.lengths)}), "
-            f"{self.examples_per_row:.2f} examples/row measured -> "
+            f"{self.examples_per_row:.2f} examples/row "
+            f"{'measured' if self.measured else 'simulated on sampled lengths'} -> "
             f"{self.total_examples:,.0f} examples"
         )
         return header + "\n\n" + frame.to_markdown(index=False, disable_numparse=True)
@@ -137,6 +155,56 @@ def measure_examples_per_row(
     return segments / rows
 
 
+def estimate_examples_per_row(
+    name: str,
+    lengths: Mapping[str, int],
+    pack: bool,
+    sample: int = DEFAULT_SAMPLE,
+    draws: int = 4096,
+    seed: int = 0,
+) -> float:
+    """Examples per packed row, simulated on sampled token lengths instead of the pipeline.
+
+    Draws ``draws`` examples by the mixture's rates from each task's sampled
+    lengths (trimmed as training trims them, EOS included) and packs them in
+    order as seqio does: an example joins the current row if both its input
+    and its target still fit, otherwise it starts a new row. Much faster than
+    :func:`measure_examples_per_row` on large mixtures; close to it when the
+    sample is representative.
+    """
+    import numpy as np
+    import seqio  # deferred: pulls in TensorFlow
+
+    if not pack:
+        return 1.0
+    provider = seqio.get_mixture_or_task(name)
+    tasks = list(getattr(provider, "tasks", [provider]))
+    if isinstance(provider, seqio.Mixture):
+        weights = np.array([provider.get_rate(t) for t in tasks], dtype=float)
+    else:
+        weights = np.ones(1)
+    measured = tasks_stats(
+        [t.name for t in tasks], sample=sample, lengths=tuple(sorted(lengths.items()))
+    )
+    stats = [measured[t.name] for t in tasks]
+    rng = np.random.default_rng(seed)
+    which = rng.choice(len(tasks), size=draws, p=weights / weights.sum())
+    rows, used_in, used_tg, filled = 0, 0, 0, False
+    for index in which:
+        task = stats[index]
+        if not task.input_lengths:
+            continue
+        pick = int(rng.integers(len(task.input_lengths)))
+        n_in = min(task.input_lengths[pick], lengths["inputs"])
+        n_tg = min(task.target_lengths[pick], lengths["targets"])
+        if filled and used_in + n_in <= lengths["inputs"] and used_tg + n_tg <= lengths["targets"]:
+            used_in, used_tg = used_in + n_in, used_tg + n_tg
+        else:
+            rows += 1
+            used_in, used_tg, filled = n_in, n_tg, True
+    return draws / max(rows, 1)
+
+
 def plan_mixture(
     name: str,
     steps: int,
@@ -144,6 +212,7 @@ def plan_mixture(
     lengths: Mapping[str, int],
     pack: bool = True,
     sample: int = DEFAULT_SAMPLE,
+    measure: bool = True,
 ) -> MixturePlan:
     """Resolves what a run will draw from each source of a mixture (or task).
 
@@ -154,6 +223,8 @@ def plan_mixture(
         lengths: ``{"inputs": n, "targets": m}``.
         pack: Whether rows are packed.
         sample: Examples per task used to estimate token lengths.
+        measure: Measure examples per packed row on the real pipeline (else
+            simulate packing on sampled lengths, see :func:`estimate_examples_per_row`).
 
     Returns:
         The plan.
@@ -168,11 +239,18 @@ def plan_mixture(
         weights = {provider.name: 1.0}
     total_weight = sum(weights.values())
     paths = rate_paths(name)
-    per_row = measure_examples_per_row(name, lengths, pack)
+    per_row = (
+        measure_examples_per_row(name, lengths, pack)
+        if measure
+        else estimate_examples_per_row(name, lengths, pack, sample)
+    )
     total_examples = steps * batch_size * per_row
+    measured = tasks_stats(
+        [t.name for t in tasks], sample=sample, lengths=tuple(sorted(lengths.items()))
+    )
     rows = []
     for task in tasks:
-        stats = task_stats(task.name, sample=sample)
+        stats = measured[task.name]
         share = weights[task.name] / total_weight
         expected = share * total_examples
         tokens_per_example = stats.mean_tokens("inputs", lengths["inputs"]) + stats.mean_tokens(
@@ -190,4 +268,6 @@ def plan_mixture(
             )
         )
     rows.sort(key=lambda r: (-r.share, r.source))
-    return MixturePlan(name, steps, batch_size, dict(lengths), pack, per_row, tuple(rows))
+    return MixturePlan(
+        name, steps, batch_size, dict(lengths), pack, per_row, tuple(rows), measure or not pack
+    )

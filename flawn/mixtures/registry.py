@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
 import os
+import sys
 from collections.abc import Sequence
 
 from flawn.errors import RegistryError
@@ -38,8 +38,10 @@ def _nearest(name: str, candidates: Sequence[str]) -> str:
 
 
 def _caller_location() -> str:
-    frame = inspect.stack()[2]
-    return f"{os.path.relpath(frame.filename)}:{frame.lineno}"
+    # sys._getframe, not inspect.stack(): stack() reads the source of every frame, which cost
+    # 0.4 s per mixture (45 s for the LawInstruct views) with many modules imported.
+    frame = sys._getframe(2)
+    return f"{os.path.relpath(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
 def register_mixture(name: str, components: Sequence[tuple[str, Rate]], description: str = ""):

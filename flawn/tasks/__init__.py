@@ -1,7 +1,8 @@
 """flawn's seqio tasks. Importing this module registers them all.
 
 After ``import flawn.tasks`` in a fresh process every task below, and every
-named mixture in the project's ``mixtures/`` folder, is available through
+named mixture in the project's ``mixtures/`` folder (and in the folders
+``FLAWN_MIXTURES_PATH`` lists), is available through
 ``seqio.get_mixture_or_task(name)``:
 
 * ``sample_lawinstruct.<subset>``: one task per bundled LawInstruct sample subset;
@@ -56,6 +57,6 @@ def register_benchmarks() -> list[str]:
 register_benchmarks()
 
 # Named mixtures refer to the tasks above, so they are loaded after them.
-from flawn.mixtures.named import load_named_mixtures  # noqa: E402
+from flawn.mixtures.named import load_all_named_mixtures  # noqa: E402
 
-load_named_mixtures()
+load_all_named_mixtures()

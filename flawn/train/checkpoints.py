@@ -1,7 +1,8 @@
-"""Orbax checkpoints of the training state in ``MODEL_DIR/checkpoints``."""
+"""Orbax checkpoints of the training state, one folder per step."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -13,12 +14,12 @@ class Checkpointer:
     """Saves and restores ``{"params", "opt_state", "step"}`` pytrees by step.
 
     Args:
-        model_dir: The run's model folder.
+        directory: The checkpoint folder (``TrainDir.checkpoint_dir``).
         keep: How many most recent checkpoints to keep.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, keep: int = 2):
-        self.directory = os.path.join(os.path.abspath(os.fspath(model_dir)), "checkpoints")
+    def __init__(self, directory: str | os.PathLike, keep: int = 2):
+        self.directory = os.path.abspath(os.fspath(directory))
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
@@ -36,7 +37,15 @@ class Checkpointer:
     def saved_keys(self, step: int) -> set[str]:
         """The top-level keys stored in a checkpoint."""
         path = os.path.join(self.directory, str(step), "default")
-        metadata = ocp.StandardCheckpointer().metadata(path)
+        # Orbax warns that the step-level metadata file is not in the item folder; it is not
+        # meant to be there, so the warning says nothing.
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.ERROR)
+        try:
+            metadata = ocp.StandardCheckpointer().metadata(path)
+        finally:
+            absl_logger.setLevel(level)
         return set(getattr(metadata, "item_metadata", metadata).keys())
 
     def restore(

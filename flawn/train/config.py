@@ -118,3 +118,28 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
         if self.z_loss < 0:
             raise ValueError(f"TrainConfig.z_loss must be >= 0, got {self.z_loss}")
+
+
+def load_train_config(train_dir, bindings=()) -> TrainConfig:
+    """Parses a train folder's stored config, bound to the folder, and returns its TrainConfig.
+
+    The parsed gin config stays active afterwards: data formatting choices
+    (instruction banks, bad-record policy) are read from it when datasets are built.
+
+    Args:
+        train_dir: A :class:`flawn.runs.TrainDir`.
+        bindings: Extra gin bindings, applied last.
+
+    Raises:
+        ConfigError: If the stored config does not give a valid TrainConfig.
+    """
+    from flawn import gin_utils
+    from flawn.errors import ConfigError
+
+    gin_utils.parse([], [*train_dir.bindings(), *bindings], text=train_dir.config_text())
+    try:
+        return TrainConfig()
+    except ValueError as err:
+        raise gin_utils.explain_required(err) or ConfigError(
+            f"{train_dir.config_path}: {err}"
+        ) from err

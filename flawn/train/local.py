@@ -9,11 +9,11 @@ ends where an uninterrupted run would.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from flawn.models.config import T5Config
 from flawn.models.t5 import Transformer
+from flawn.runs.run_dir import TrainDir
 from flawn.train.checkpoints import Checkpointer
 from flawn.train.config import TrainConfig
 from flawn.train.data import train_batches
@@ -116,6 +117,8 @@ def train(
     run_name: str | None = None,
     tracker: RunTracker | None = None,
     stop_after: int | None = None,
+    initial_params: Any = None,
+    hooks: Sequence[Callable[[int, int, Mapping[str, float]], None]] = (),
 ) -> TrainResult:
     """Trains (or resumes) a model as configured and returns it for evaluation.
 
@@ -127,26 +130,33 @@ def train(
             passed in stays open for the caller (e.g. to log eval tables).
         stop_after: Stop at this step, after checkpointing it, as a
             preemption or a time-boxed job would; a later call resumes.
+        initial_params: Parameters to start from instead of a random
+            initialisation (e.g. the previous stage's); ignored when resuming.
+        hooks: Called at every logging step with ``(step, total_steps,
+            metrics)`` (e.g. a sweep's heartbeat).
 
     Returns:
         The trained model, parameters and a summary of the run.
     """
     model_dir = os.path.abspath(config.model_dir)
     os.makedirs(model_dir, exist_ok=True)
+    files = TrainDir(model_dir)
     if config.cache_dir:
         seqio.add_global_cache_dirs([config.cache_dir])
     lengths = dict(config.task_feature_lengths)
     vocabulary = task_vocabulary(config.mixture_or_task_name)
     model = build_model(config.model, vocabulary)
     optimizer = make_optimizer(config.optimizer, config.train_steps)
-    variables = init_params(model, lengths, config.seed)
+    params = init_params(model, lengths, config.seed)["params"]
+    if initial_params is not None:
+        params = _checked_initial_params(params, initial_params)
     state = {
-        "params": variables["params"],
-        "opt_state": optimizer.init(variables["params"]),
+        "params": params,
+        "opt_state": optimizer.init(params),
         "step": jnp.asarray(0, jnp.int32),
     }
 
-    checkpointer = Checkpointer(model_dir, keep=config.keep_checkpoints)
+    checkpointer = Checkpointer(files.checkpoint_dir, keep=config.keep_checkpoints)
     start_step = checkpointer.latest_step() or 0
     examples_seen = 0
     if start_step:
@@ -158,7 +168,12 @@ def train(
         # Checkpoints from before the counter existed restore without it (count from 0).
         examples_seen = int(restored.pop(_EXAMPLES_SEEN, 0))
         state = restored
-        log.info("resuming %s from step %d", model_dir, start_step)
+        dropped = files.truncate_metrics(start_step)
+        tqdm.write(
+            f"resuming {run_name or os.path.basename(model_dir)} from step {start_step} "
+            f"of {config.train_steps} (checkpoint in {checkpointer.directory}"
+            + (f"; {dropped} metric row(s) logged after it were dropped)" if dropped else ")")
+        )
 
     name = run_name or os.path.basename(model_dir)
     owns_tracker = tracker is None
@@ -169,6 +184,9 @@ def train(
             flatten_config(dataclasses.asdict(config)),
             use_wandb=config.use_wandb,
             project=config.wandb_project,
+            job_type="train",
+            run_id=files.tracking_id(),
+            metrics_file=TrainDir.METRICS,
         )
     train_step = _make_train_step(model, optimizer, config.z_loss, config.seed)
     batches = train_batches(
@@ -181,11 +199,9 @@ def train(
         use_cached=bool(config.cache_dir),
     )
 
-    plan = _report_plan(config, model_dir) if config.report_data else None
+    plan = _report_plan(config, files) if config.report_data else None
     window: list[dict[str, float]] = []
-    first_loss, final_loss = (
-        _logged_losses(model_dir) if start_step else (float("nan"), float("nan"))
-    )
+    first_loss, final_loss = _logged_losses(files) if start_step else (math.nan, math.nan)
     started = time.perf_counter()
     tokens_seen = 0
     step = start_step
@@ -227,6 +243,8 @@ def train(
                     f"token_acc {summary['accuracy']:.3f} "
                     f"({summary['steps_per_second']:.1f} steps/s)"
                 )
+                for hook in hooks:
+                    hook(step, config.train_steps, summary)
                 window = []
             if step % config.checkpoint_every == 0 or step == last_step:
                 checkpointer.save(step, {**state, _EXAMPLES_SEEN: np.asarray(examples_seen)})
@@ -235,24 +253,23 @@ def train(
         checkpointer.close()
 
     if config.report_data:
-        drawn = _report_realised(config, model_dir, examples_seen, plan)
+        drawn = _report_realised(config, files, examples_seen, plan)
         tracker.summary({f"data/drawn/{task}": count for task, count in drawn.items()})
     tracker.summary({"final_loss": final_loss, "steps": step, "examples_seen": examples_seen})
     wandb_dir = tracker.wandb_dir
     if owns_tracker:
         tracker.close()
-    with open(os.path.join(model_dir, "train_summary.json"), "w", encoding="utf-8") as out:
-        json.dump(
-            {
-                "step": step,
-                "first_loss": first_loss,
-                "final_loss": final_loss,
-                "resumed_from": start_step,
-                "seconds": round(time.perf_counter() - started, 2),
-            },
-            out,
-            indent=2,
-        )
+    files.write_json(
+        TrainDir.SUMMARY,
+        {
+            "step": step,
+            "train_steps": config.train_steps,
+            "first_loss": None if math.isnan(first_loss) else first_loss,
+            "final_loss": None if math.isnan(final_loss) else final_loss,
+            "resumed_from": start_step,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
     return TrainResult(
         model=model,
         params={"params": state["params"]},
@@ -272,7 +289,7 @@ def _examples_in(batch: dict[str, np.ndarray]) -> int:
     return int((batch["decoder_loss_weights"].sum(axis=1) > 0).sum())
 
 
-def _report_plan(config: TrainConfig, model_dir: str):
+def _report_plan(config: TrainConfig, files: TrainDir):
     """Prints the data plan before training (principle 1) and saves it as plan.json."""
     from flawn.mixtures.plan import plan_mixture
 
@@ -284,12 +301,11 @@ def _report_plan(config: TrainConfig, model_dir: str):
         pack=config.pack,
     )
     tqdm.write(plan.format_table() + "\n")
-    with open(os.path.join(model_dir, "plan.json"), "w", encoding="utf-8") as out:
-        out.write(plan.to_json())
+    files.plan_path.write_text(plan.to_json(), encoding="utf-8")
     return plan
 
 
-def _report_realised(config: TrainConfig, model_dir: str, examples_seen: int, plan) -> dict:
+def _report_realised(config: TrainConfig, files: TrainDir, examples_seen: int, plan) -> dict:
     """Counts what the run drew from each source and saves it next to the plan."""
     from flawn.train.realised import realised_counts
 
@@ -309,19 +325,38 @@ def _report_realised(config: TrainConfig, model_dir: str, examples_seen: int, pl
         }
         for task, count in drawn.items()
     }
-    with open(os.path.join(model_dir, "data_counts.json"), "w", encoding="utf-8") as out:
-        json.dump({"examples_seen": examples_seen, "sources": report}, out, indent=2)
+    files.write_json(TrainDir.DATA_COUNTS, {"examples_seen": examples_seen, "sources": report})
     return drawn
 
 
-def _logged_losses(model_dir: str) -> tuple[float, float]:
-    """First and last logged loss of earlier attempts (from ``metrics.jsonl``)."""
-    path = os.path.join(model_dir, "metrics.jsonl")
-    losses = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            losses = [json.loads(line)["loss"] for line in f if line.strip()]
-    return (losses[0], losses[-1]) if losses else (float("nan"), float("nan"))
+def _logged_losses(files: TrainDir) -> tuple[float, float]:
+    """First and last logged loss of earlier attempts (from the metrics file)."""
+    losses = [row["loss"] for row in files.read_metrics() if "loss" in row]
+    return (losses[0], losses[-1]) if losses else (math.nan, math.nan)
+
+
+def _checked_initial_params(fresh, initial):
+    """``initial`` if it has the structure and shapes of ``fresh``, else a clear error."""
+    from flax import traverse_util
+
+    from flawn.errors import ConfigError
+
+    want = traverse_util.flatten_dict(fresh, sep="/")
+    have = traverse_util.flatten_dict(initial, sep="/")
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    if missing or extra:
+        raise ConfigError(
+            f"the initial checkpoint does not fit this model: missing {missing[:5]}, "
+            f"unexpected {extra[:5]}"
+        )
+    for key, value in want.items():
+        if tuple(have[key].shape) != tuple(value.shape):
+            raise ConfigError(
+                f"the initial checkpoint's parameter {key} has shape {tuple(have[key].shape)}, "
+                f"the model needs {tuple(value.shape)}"
+            )
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), initial)
 
 
 def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -354,7 +389,9 @@ def restore_params(config: TrainConfig, step: int | None = None):
         "opt_state": optimizer.init(params),
         "step": jnp.asarray(0, jnp.int32),
     }
-    checkpointer = Checkpointer(config.model_dir, keep=config.keep_checkpoints)
+    checkpointer = Checkpointer(
+        TrainDir(config.model_dir).checkpoint_dir, keep=config.keep_checkpoints
+    )
     try:
         restored_step = checkpointer.latest_step() if step is None else step
         state = checkpointer.restore(

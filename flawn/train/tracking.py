@@ -1,13 +1,30 @@
-"""Experiment tracking: Weights & Biases (offline by default) and a local metrics file."""
+"""Experiment tracking: Weights & Biases (offline by default) and a local metrics file.
+
+W&B's mode is chosen once per process (:func:`wandb_mode`): ``WANDB_MODE`` if
+set, ``online`` with an account, else ``offline``. Online mode with no route
+to the W&B server would make ``wandb.init`` wait about 100 s and then fail;
+flawn checks the server first (a 3 s TCP connect) and logs offline instead,
+saying so. A run given a ``run_id`` resumes the same W&B run, so a restarted
+training job continues its curves instead of starting a new run.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import netrc
 import os
 import pathlib
-from collections.abc import Mapping
+import socket
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_HOST = "https://api.wandb.ai"
+_CONNECT_TIMEOUT_S = 3.0
 
 
 def wandb_mode() -> str:
@@ -28,16 +45,46 @@ def wandb_mode() -> str:
     return "offline"
 
 
+@functools.cache
+def wandb_reachable(base_url: str | None = None) -> bool:
+    """Whether the W&B server accepts a TCP connection within 3 seconds (checked once)."""
+    url = urllib.parse.urlparse(base_url or os.environ.get("WANDB_BASE_URL") or _DEFAULT_HOST)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=_CONNECT_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def effective_mode() -> tuple[str, str | None]:
+    """The mode W&B will really run in, and why it differs from :func:`wandb_mode` (if it does)."""
+    mode = wandb_mode()
+    if mode == "online" and not wandb_reachable():
+        host = os.environ.get("WANDB_BASE_URL") or _DEFAULT_HOST
+        return "offline", (
+            f"W&B: {host} is unreachable, so this run logs offline; upload it later with "
+            "`wandb sync <run folder>/wandb/offline-run-*`"
+        )
+    return mode, None
+
+
 class RunTracker:
-    """Logs metrics to ``metrics.jsonl`` in the run folder and, if enabled, to W&B.
+    """Logs metrics to a JSON Lines file and, if enabled, to W&B.
 
     Args:
-        run_dir: The run folder; W&B files go to ``run_dir/wandb``.
+        run_dir: Folder for the metrics file (and W&B's files unless ``wandb_dir`` is given).
         name: Display name of the run.
         config: The flattened configuration to record.
         use_wandb: Whether to log to W&B at all.
         project: W&B project.
         group: W&B group (flawn uses the sweep name).
+        job_type: W&B job type (``train`` or ``eval``).
+        tags: W&B tags (flawn uses ``axis=value`` of the run's axes).
+        run_id: W&B run id; a later tracker with the same id resumes that W&B run.
+        wandb_dir: The folder in which W&B makes its ``wandb/`` folder of run
+            files (default ``run_dir``).
+        metrics_file: The metrics file's name inside ``run_dir``; ``None``: W&B only.
     """
 
     def __init__(
@@ -48,37 +95,78 @@ class RunTracker:
         use_wandb: bool = True,
         project: str = "flawn",
         group: str | None = None,
+        job_type: str | None = None,
+        tags: Sequence[str] = (),
+        run_id: str | None = None,
+        wandb_dir: str | os.PathLike | None = None,
+        metrics_file: str | None = "metrics.jsonl",
     ):
         self.run_dir = pathlib.Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._metrics = (
+            open(self.run_dir / metrics_file, "a", encoding="utf-8")  # noqa: SIM115
+            if metrics_file
+            else None
+        )
         self._wandb_run = None
         self.mode = "disabled"
+        self.notice: str | None = None
         if use_wandb:
-            import wandb  # deferred: slow import
+            self.mode, self.notice = effective_mode()
+            if self.notice:
+                print(self.notice, flush=True)
+            if self.mode != "disabled":
+                self._wandb_run = self._init_wandb(
+                    name, config, project, group, job_type, tags, run_id, wandb_dir
+                )
 
-            self.mode = wandb_mode()
-            self._wandb_run = wandb.init(
-                project=project,
-                name=name,
-                group=group,
-                dir=str(self.run_dir),
-                config=dict(config),
-                mode=self.mode,
-                reinit="finish_previous",
-                settings=wandb.Settings(silent=True, console="off"),
+    def _init_wandb(self, name, config, project, group, job_type, tags, run_id, wandb_dir):
+        import wandb  # deferred: slow import
+
+        directory = pathlib.Path(wandb_dir or self.run_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        kwargs = dict(
+            project=project,
+            name=name,
+            group=group,
+            job_type=job_type,
+            tags=[t[:64] for t in tags],  # W&B rejects tags over 64 characters
+            dir=str(directory),
+            config=dict(config),
+            id=run_id,
+            resume="allow" if run_id else None,
+            reinit="finish_previous",
+            settings=wandb.Settings(silent=True, console="off"),
+        )
+        try:
+            return wandb.init(mode=self.mode, **kwargs)
+        except Exception as err:  # (W&B raises several network error types)
+            if self.mode != "online":
+                raise
+            self.mode = "offline"
+            self.notice = (
+                f"W&B: online init failed ({type(err).__name__}: {err}); logging offline "
+                "instead; upload later with `wandb sync`"
             )
+            print(self.notice, flush=True)
+            return wandb.init(mode="offline", **kwargs)
 
     @property
     def wandb_dir(self) -> str | None:
         """The local folder of the W&B run (what ``wandb sync`` takes), if any."""
         return self._wandb_run.dir.removesuffix("/files") if self._wandb_run else None
 
+    @property
+    def wandb_id(self) -> str | None:
+        """The W&B run id, if W&B is on."""
+        return self._wandb_run.id if self._wandb_run else None
+
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """Records metrics at a step."""
-        row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
-        self._metrics.write(json.dumps(row) + "\n")
-        self._metrics.flush()
+        if self._metrics is not None:
+            row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
+            self._metrics.write(json.dumps(row) + "\n")
+            self._metrics.flush()
         if self._wandb_run is not None:
             self._wandb_run.log(dict(metrics), step=step)
 
@@ -96,7 +184,8 @@ class RunTracker:
 
     def close(self) -> None:
         """Flushes and closes the metrics file and the W&B run."""
-        self._metrics.close()
+        if self._metrics is not None:
+            self._metrics.close()
         if self._wandb_run is not None:
             self._wandb_run.finish()
             self._wandb_run = None

@@ -226,3 +226,21 @@ def fit_prompt(
     if overflow == "skip":
         return FittedPrompt(text, (), n_demos, description_dropped, skipped=True)
     return FittedPrompt(text, tuple(ids[-max_length:]), n_demos, description_dropped, item_cut=True)
+
+
+#: The truncation policy, as every report states it.
+TRUNCATION_POLICY = (
+    "prompts longer than the encoder input lose whole few-shot demonstrations, earliest first, "
+    "then the task description; the test item is never cut while anything else is left. A test "
+    "item that alone does not fit is {overflow}."
+)
+_OVERFLOW_TEXT = {
+    "cut_item_start": "cut from its start (its question and answer cue are kept) and counted as "
+    "item_cut",
+    "skip": "not scored and counted as skipped",
+}
+
+
+def truncation_policy(overflow: str = "cut_item_start") -> str:
+    """The truncation policy in words, for reports."""
+    return TRUNCATION_POLICY.format(overflow=_OVERFLOW_TEXT[overflow])

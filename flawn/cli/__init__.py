@@ -1,0 +1,79 @@
+"""The ``flawn`` command line: one thin module per command group.
+
+Heavy imports (TensorFlow, JAX, seqio) happen inside the commands that need
+them, so ``flawn --help`` and the analysis commands start instantly. No
+library logic lives here: each command parses its flags, calls the library
+and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from flawn import __version__
+from flawn.cli import analysis, data, evaluate, model, sweep, train
+from flawn.errors import FlawnError
+
+_EPILOG = """\
+examples:
+  flawn demo                                   the demo sweep: train, evaluate, delta table
+  flawn sweep plan experiments/demo.gin        runs, data plans and costs, before anything runs
+  flawn sweep launch experiments/demo.gin      run (or resume) every unfinished run
+  flawn sweep status experiments/demo.gin      one row per run: status, step, loss, evals, error
+  flawn train --gin_file=gin/models/tiny.gin --gin_file=gin/runs/finetune.gin \\
+      --gin.MIXTURE_OR_TASK_NAME=demo.general_plus_legal \\
+      --gin.TASK_FEATURE_LENGTHS="{'inputs': 144, 'targets': 16}" \\
+      --gin.TRAIN_STEPS=200 --gin.BATCH_SIZE=32 --gin.MODEL_DIR=/tmp/flawn_run
+  flawn eval run --run-dir /tmp/flawn_run --mode rank_classification
+  flawn analysis deltas runs/demo --baseline demo.general_only
+  flawn data plan demo.general_plus_legal --steps 400 --batch-size 32
+  flawn model info base --inputs 1024 --targets 256 --batch-size 128
+"""
+
+_GROUPS = (sweep, train, evaluate, analysis, data, model)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``flawn`` command."""
+    parser = argparse.ArgumentParser(
+        prog="flawn",
+        description="Data-mixture ablation experiments for legal instruction tuning.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"flawn {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress details (INFO level)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in _GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``flawn`` console command."""
+    from flawn.gin_utils import split_gin_flags
+
+    argv = sys.argv[1:] if argv is None else argv
+    gin_files, bindings, rest = split_gin_flags(argv)
+    parser = build_parser()
+    args = parser.parse_args(rest)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args, gin_files, bindings)
+    except (FlawnError, FileNotFoundError) as err:
+        print(f"flawn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m flawn.cli``: the same as the ``flawn`` command."""
+
+import sys
+
+from flawn.cli import main
+
+sys.exit(main())

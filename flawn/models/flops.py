@@ -1,0 +1,156 @@
+"""Parameter counts and the exact FLOPs of a T5 encoder-decoder training step.
+
+``6 * parameters * tokens`` (6ND) is a decoder-only rule of thumb; for an
+encoder-decoder it is wrong twice over: encoder parameters only see input
+tokens and decoder parameters only target tokens, and the decoder's
+cross-attention projects every *encoder* position in every decoder layer.
+This module counts the matrix multiplications one step actually performs.
+
+Counted: every matmul of the forward pass (2 FLOPs per multiply-add), with
+attention scores and attention-weighted values over the full padded lengths,
+as the model computes them (masks are applied to full score matrices, so a
+causal mask saves nothing). A training step is three forward passes' worth:
+the backward pass costs two (gradients with respect to activations and to
+weights). Not counted: norms, softmax, activations, the embedding lookup and
+the optimizer update; each is linear in width, not quadratic, and well under
+1% at the sizes where the estimate matters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterCount:
+    """Parameters of a T5 v1.1 encoder-decoder (untied output layer).
+
+    Attributes:
+        embedding: The shared input embedding (``vocab * emb``).
+        encoder: Encoder layers, its relative position bias and final norm.
+        decoder: Decoder layers, its relative position bias and final norm.
+        output: The untied output projection (``emb * vocab``).
+    """
+
+    embedding: int
+    encoder: int
+    decoder: int
+    output: int
+
+    @property
+    def total(self) -> int:
+        """All parameters."""
+        return self.embedding + self.encoder + self.decoder + self.output
+
+
+def count_parameters(
+    shape: Mapping[str, int], vocab_size: int, relative_attention_num_buckets: int = 32
+) -> ParameterCount:
+    """Counts the parameters of a model of ``shape`` with ``vocab_size`` rows.
+
+    Args:
+        shape: ``emb_dim``, ``num_heads``, ``head_dim``, ``mlp_dim``,
+            ``num_encoder_layers``, ``num_decoder_layers``.
+        vocab_size: Rows of the embedding and the output layer.
+        relative_attention_num_buckets: Buckets of each stack's position bias.
+    """
+    emb, heads, head_dim, mlp = (
+        shape["emb_dim"],
+        shape["num_heads"],
+        shape["head_dim"],
+        shape["mlp_dim"],
+    )
+    inner = heads * head_dim
+    attention = 4 * emb * inner  # query, key, value, out
+    gated_mlp = 3 * emb * mlp  # wi_0, wi_1, wo
+    relpos = heads * relative_attention_num_buckets
+    encoder_layer = attention + gated_mlp + 2 * emb  # two RMS norm scales
+    decoder_layer = 2 * attention + gated_mlp + 3 * emb
+    return ParameterCount(
+        embedding=vocab_size * emb,
+        encoder=shape["num_encoder_layers"] * encoder_layer + relpos + emb,
+        decoder=shape["num_decoder_layers"] * decoder_layer + relpos + emb,
+        output=emb * vocab_size,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StepFlops:
+    """FLOPs of one training step, by part (forward and backward together).
+
+    Attributes:
+        encoder: Encoder projections and MLPs on input tokens.
+        encoder_attention: Encoder attention scores and weighted values.
+        decoder: Decoder self-attention projections, cross-attention query and
+            output projections, and MLPs, on target tokens.
+        decoder_attention: Decoder self- and cross-attention scores and weighted values.
+        cross_attention_kv: Cross-attention key and value projections of the
+            encoder outputs, once per decoder layer.
+        logits: The output layer on target tokens.
+    """
+
+    encoder: float
+    encoder_attention: float
+    decoder: float
+    decoder_attention: float
+    cross_attention_kv: float
+    logits: float
+
+    @property
+    def total(self) -> float:
+        """All counted FLOPs of the step."""
+        return sum(dataclasses.astuple(self))
+
+
+#: Forward plus backward: the backward pass costs two forward passes.
+TRAIN_MULTIPLIER = 3
+
+
+def train_step_flops(
+    shape: Mapping[str, int],
+    vocab_size: int,
+    input_length: int,
+    target_length: int,
+    batch_size: int,
+    multiplier: int = TRAIN_MULTIPLIER,
+) -> StepFlops:
+    """FLOPs of one step on ``batch_size`` rows of the given (padded) lengths.
+
+    Args:
+        shape: The model's shape (see :func:`count_parameters`).
+        vocab_size: Rows of the output layer.
+        input_length: Encoder positions per row.
+        target_length: Decoder positions per row.
+        batch_size: Rows per step.
+        multiplier: 3 for training (forward + backward), 1 for a forward pass.
+    """
+    emb, heads, head_dim, mlp = (
+        shape["emb_dim"],
+        shape["num_heads"],
+        shape["head_dim"],
+        shape["mlp_dim"],
+    )
+    inner = heads * head_dim
+    n_enc, n_dec = shape["num_encoder_layers"], shape["num_decoder_layers"]
+    enc_tokens = batch_size * input_length
+    dec_tokens = batch_size * target_length
+    mlp_per_token = 2 * 3 * emb * mlp
+    # Encoder: q, k, v and out projections plus the MLP on every input token.
+    encoder = n_enc * enc_tokens * (2 * 4 * emb * inner + mlp_per_token)
+    # Scores (q . k) and weighted values, each 2 * length * inner per query token.
+    encoder_attention = n_enc * enc_tokens * 2 * (2 * input_length * inner)
+    # Decoder: self-attention q, k, v, out; cross-attention q and out; MLP.
+    decoder = n_dec * dec_tokens * (2 * 6 * emb * inner + mlp_per_token)
+    decoder_attention = (
+        n_dec * dec_tokens * 2 * (2 * target_length * inner + 2 * input_length * inner)
+    )
+    cross_attention_kv = n_dec * enc_tokens * 2 * 2 * emb * inner
+    logits = dec_tokens * 2 * emb * vocab_size
+    parts = (encoder, encoder_attention, decoder, decoder_attention, cross_attention_kv, logits)
+    return StepFlops(*(float(multiplier * p) for p in parts))
+
+
+def six_nd(parameters: int, input_length: int, target_length: int, batch_size: int) -> float:
+    """The decoder-only rule of thumb, for comparison: 6 x parameters x all tokens."""
+    return 6.0 * parameters * batch_size * (input_length + target_length)

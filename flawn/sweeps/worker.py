@@ -1,0 +1,190 @@
+"""One run of a sweep, in its own process: train through the backend, evaluate, record.
+
+``python -m flawn.sweeps.worker RUN_DIR --evals EVALS.json`` is what ``flawn
+sweep launch`` starts for each run, so that a crash, an out-of-memory kill
+or a bad configuration in one run never takes the others down. Everything
+the run prints is also written to ``logs/attempt-N.log``; its status,
+heartbeat, progress and error go to ``run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flawn.runs.backend import get_backend
+from flawn.runs.run_dir import RunDir
+from flawn.runs.spec import EvalSpec, RunSpec
+
+
+class _Tee:
+    """Writes to a stream and a log file; progress-bar refreshes (carriage returns) skip the log."""
+
+    def __init__(self, stream, log):
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        if "\r" not in text:
+            self._log.write(text)
+            self._log.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+        self._log.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _progress_hook(run_dir: RunDir, spec: RunSpec):
+    total = sum(s.steps for s in spec.stages)
+    offsets = {}
+    done = 0
+    for stage in spec.stages:
+        offsets[stage.name] = done
+        done += stage.steps
+
+    def hook(stage: str, step: int, stage_total: int, metrics: Mapping[str, float]) -> None:
+        del stage_total
+        run_dir.heartbeat(
+            stage=stage,
+            step=offsets[stage] + step,
+            total_steps=total,
+            loss=float(metrics.get("loss", float("nan"))),
+        )
+
+    return hook
+
+
+def run_one(
+    run_dir: RunDir,
+    evals: Sequence[EvalSpec],
+    backend_name: str | None = None,
+    tee_log: bool = True,
+) -> dict[str, Any]:
+    """Trains and evaluates one run, recording its status; the run folder must hold its spec.
+
+    Args:
+        run_dir: The run folder (with ``spec.json``).
+        evals: The evaluations to make (finished ones are reused).
+        backend_name: Overrides the spec's backend (it must be the same
+            backend the spec was resolved for; kept for tests).
+        tee_log: Copy everything printed to ``logs/attempt-N.log``.
+
+    Returns:
+        The final status record.
+
+    Raises:
+        Exception: Whatever the run raised, after recording it as ``failed``.
+    """
+    from flawn.evals.run import evaluate_run, log_eval_to_wandb, request_key, run_info
+
+    spec = RunSpec.from_json(run_dir.read_spec())
+    backend = get_backend(backend_name or spec.backend)
+    status = run_dir.mark_started(backend.name)
+    attempt = status["attempts"]
+    log_file = None
+    saved = sys.stdout, sys.stderr
+    if tee_log:
+        path = run_dir.log_path(attempt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = open(os.fspath(path), "a", encoding="utf-8")  # noqa: SIM115
+        sys.stdout, sys.stderr = _Tee(sys.stdout, log_file), _Tee(sys.stderr, log_file)
+    try:
+        print(f"== run {spec.run_id} {spec.name}: attempt {attempt} on backend {backend.name}")
+        backend.validate(spec)
+        backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
+        predictor = None
+        done = dict(run_dir.read_status().get("evals") or {})
+        info = run_info(run_dir)
+        for eval_spec in evals:
+            key = request_key(eval_spec)
+            if key in done and run_dir.has_eval(done[key]):
+                continue
+            predictor = predictor or backend.predictor(run_dir)
+            outcome = evaluate_run(run_dir, eval_spec, predictor, info)
+            done[key] = outcome.eval_id
+            run_dir.update_status(evals=done)
+            log_eval_to_wandb(run_dir, outcome)
+            print(
+                f"== {spec.name}: {eval_spec.describe()}: "
+                f"{len(outcome.rows)} task(s) -> {outcome.directory}"
+            )
+        summary = run_dir.final_stage().read_json("train_summary.json") or {}
+        run_dir.mark_finished(
+            final_loss=summary.get("final_loss"),
+            step=sum(s.steps for s in spec.stages),
+            total_steps=sum(s.steps for s in spec.stages),
+            evals=done,
+        )
+        print(f"== run {spec.run_id} {spec.name}: finished")
+    except KeyboardInterrupt:
+        run_dir.update_status(status="interrupted", pid=None, ended=time.time())
+        raise
+    except BaseException as err:
+        run_dir.mark_failed(f"{type(err).__name__}: {err}", traceback.format_exc())
+        traceback.print_exc()
+        raise
+    finally:
+        sys.stdout, sys.stderr = saved
+        if log_file is not None:
+            log_file.close()
+    return run_dir.read_status()
+
+
+def _set_parent_death_signal() -> None:
+    """Dies with the launcher (Linux): a killed sweep must not leave runs training unseen."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the launcher died before prctl took effect
+            os._exit(137)
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: ``python -m flawn.sweeps.worker RUN_DIR --evals FILE``."""
+    parser = argparse.ArgumentParser(prog="python -m flawn.sweeps.worker", description=__doc__)
+    parser.add_argument("run_dir", help="the run folder (with spec.json)")
+    parser.add_argument("--evals", help="JSON file with a list of EvalSpec dicts")
+    parser.add_argument("--die-with-parent", action="store_true")
+    args = parser.parse_args(argv)
+    if args.die_with_parent:
+        _set_parent_death_signal()
+    from flawn.runtime import import_heavy_stack
+
+    import_heavy_stack()
+    evals = []
+    if args.evals:
+        with open(args.evals, encoding="utf-8") as f:
+            evals = [EvalSpec.from_json(e) for e in json.load(f)]
+    try:
+        run_one(RunDir(args.run_dir), evals)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # (recorded in run.json and the log already)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""End to end: sweeps launched for real, runs failing, killed, moved and re-evaluated."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import flawn.tasks  # noqa: F401
+from flawn.mixtures.named import load_named_mixtures
+from flawn.runs import RunDir, run_state
+from flawn.sweeps.launcher import launch, status_rows
+from flawn.sweeps.planning import plan_sweep
+
+pytestmark = pytest.mark.slow
+
+# A mixture whose data source breaks while a marker file exists, as a shard on a failing
+# disk would: it plans and registers fine and fails only when the run reads it.
+FLAKY_MIXTURES = """
+import os
+
+import seqio
+import tensorflow as tf
+
+from flawn import paths
+from flawn.mixtures import FixedWeight, register_mixture
+from flawn.tasks.features import text_output_features
+from flawn.vocab import load_vocabulary
+
+
+def _rows(split, shuffle_files, seed=None):
+    if os.path.exists(os.environ["FLAWN_TEST_BROKEN_MARKER"]):
+        raise RuntimeError("the flaky test source is broken on purpose")
+    return tf.data.Dataset.from_tensor_slices(
+        {"inputs": ["Is this a contract clause?"] * 64, "targets": ["Yes"] * 64}
+    )
+
+
+seqio.TaskRegistry.add(
+    "test_launch.flaky",
+    source=seqio.FunctionDataSource(_rows, splits=["train"], num_input_examples={"train": 64}),
+    preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+    output_features=text_output_features(load_vocabulary(str(paths.SAMPLE_VOCAB))),
+)
+register_mixture(
+    "test_launch.broken",
+    [("demo.general_only", FixedWeight(1.0)), ("test_launch.flaky", FixedWeight(1.0))],
+)
+"""
+
+EXPERIMENT = """
+import flawn.sweeps.spec
+Sweep.name = 'three'
+Sweep.mixtures = ['demo.general_only', 'test_launch.broken', 'demo.general_plus_legal']
+Sweep.baseline_mixture = 'demo.general_only'
+Sweep.macros = {
+    'TASK_FEATURE_LENGTHS': {'inputs': 144, 'targets': 16}, 'TRAIN_STEPS': 6, 'BATCH_SIZE': 4,
+}
+Sweep.bindings = [
+    'TrainConfig.use_wandb = False', 'TrainConfig.report_data = False',
+    'TrainConfig.log_every = 3', 'TrainConfig.checkpoint_every = 3',
+]
+Sweep.eval_tasks = ['sample_governing_law']
+Sweep.max_decode_length = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("launch")
+    mixtures = root / "mixtures"
+    mixtures.mkdir()
+    (mixtures / "test_launch.py").write_text(FLAKY_MIXTURES)
+    marker = root / "BROKEN"
+    marker.write_text("broken")
+    saved = {k: os.environ.get(k) for k in ("FLAWN_MIXTURES_PATH", "FLAWN_TEST_BROKEN_MARKER")}
+    os.environ["FLAWN_MIXTURES_PATH"] = str(mixtures)
+    os.environ["FLAWN_TEST_BROKEN_MARKER"] = str(marker)
+    load_named_mixtures(mixtures)
+    experiment = root / "three.gin"
+    experiment.write_text(EXPERIMENT)
+    lines = []
+    plan = plan_sweep(str(experiment), output_dir=root / "runs")
+    first = launch(plan, echo=lines.append)
+    yield {
+        "root": root,
+        "plan": plan,
+        "first": first,
+        "lines": lines,
+        "marker": marker,
+        "experiment": experiment,
+    }
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def test_a_failing_run_never_stops_the_others_and_a_relaunch_reruns_only_it(sweep):
+    plan, first = sweep["plan"], sweep["first"]
+    ids = [r.spec.run_id for r in plan.runs]
+    assert [r.spec.axes["mixture"] for r in plan.runs][1] == "test_launch.broken"
+    assert [first.results[i] for i in ids] == ["finished", "failed", "finished"]
+    rows = {r["run id"]: r for r in status_rows(plan)}
+    broken = rows[ids[1]]
+    assert broken["status"] == "failed" and "broken on purpose" in broken["error"]
+    assert rows[ids[0]]["evals"] == "1/1" and rows[ids[0]]["step"] == "6/6"
+    log = RunDir(plan.sweep_dir / ids[1]).latest_log().read_text()
+    assert "RuntimeError" in log and "broken on purpose" in log  # the traceback is kept
+    manifest = json.loads((plan.sweep_dir / "manifest.json").read_text())
+    assert manifest["runs"][ids[1]]["status"] == "failed"
+
+    sweep["marker"].unlink()  # the disk is fixed
+    second = launch(plan, echo=sweep["lines"].append)
+    assert second.started == [ids[1]] and second.results == {ids[1]: "finished"}
+    assert sorted(second.skipped) == sorted([ids[0], ids[2]])
+    attempts = [RunDir(plan.sweep_dir / i).read_status()["attempts"] for i in ids]
+    assert attempts == [1, 2, 1]
+
+
+def test_a_moved_run_folder_evaluates_its_own_checkpoint(sweep, tmp_path):
+    from flawn.evals.run import evaluate_checkpoint
+    from flawn.runs import EvalSpec
+
+    plan = sweep["plan"]
+    original = plan.sweep_dir / plan.runs[0].spec.run_id
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(original, moved)
+    shutil.rmtree(original / "stages")  # a copy must not read the original's checkpoints
+    try:
+        outcome, _ = evaluate_checkpoint(
+            moved, EvalSpec(suite="sample", tasks=("sample_clause_type",), max_decode_length=2)
+        )
+        assert outcome.step == 6 and not outcome.reused
+        assert str(outcome.directory).startswith(str(moved))
+        rows = [
+            json.loads(line)
+            for line in (moved / "eval").glob("*/tasks.jsonl").__next__().read_text().splitlines()
+        ]
+        assert rows and rows[0]["run_id"] == plan.runs[0].spec.run_id
+    finally:
+        shutil.rmtree(original, ignore_errors=True)
+        shutil.copytree(moved, original)
+
+
+def test_changing_the_eval_mode_reevaluates_and_never_relabels(sweep):
+    plan = plan_sweep(
+        str(sweep["experiment"]),
+        ["Sweep.eval_mode = 'rank_classification'"],
+        output_dir=sweep["root"] / "runs",
+    )
+    before = {r.spec.run_id: run_state(plan.run_dir(r)) for r in plan.runs}
+    assert set(before.values()) == {"finished"}
+    assert {r["status"] for r in status_rows(plan)} == {"stale"}  # rank rows are missing
+    outcome = launch(plan, echo=sweep["lines"].append)
+    assert set(outcome.results.values()) == {"finished"}
+    for run in plan.runs:
+        run_dir = plan.run_dir(run)
+        modes = {
+            json.loads((run_dir.eval_dir(e) / "eval.json").read_text())["spec"]["mode"]
+            for e in run_dir.eval_ids()
+        }
+        assert modes == {"generation", "rank_classification"}  # both kept, each labelled
+        metrics = run_dir.final_stage().read_metrics()
+        assert [m["step"] for m in metrics] == [3, 6]  # not trained again
+    from flawn.analysis.sweep_report import sweep_tables
+
+    tables = sweep_tables([plan.run_dir(r).path for r in plan.runs], "mixture", "demo.general_only")
+    assert {t.mode for t in tables} == {"generation", "rank_classification"}
+    (rank,) = [t for t in tables if t.mode == "rank_classification"]
+    assert list(rank.table.columns) == [
+        "demo.general_only (baseline)",
+        "test_launch.broken",
+        "Δ test_launch.broken",
+        "demo.general_plus_legal",
+        "Δ demo.general_plus_legal",
+    ]
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):
+    experiment = tmp_path / "killed.gin"
+    experiment.write_text("""
+import flawn.sweeps.spec
+Sweep.name = 'killed'
+Sweep.mixtures = ['demo.general_only', 'demo.general_plus_legal']
+Sweep.baseline_mixture = 'demo.general_only'
+Sweep.macros = {
+    'TASK_FEATURE_LENGTHS': {'inputs': 144, 'targets': 16}, 'TRAIN_STEPS': 300, 'BATCH_SIZE': 4,
+}
+Sweep.bindings = [
+    'TrainConfig.use_wandb = False', 'TrainConfig.report_data = False',
+    'TrainConfig.log_every = 10', 'TrainConfig.checkpoint_every = 20',
+]
+Sweep.eval_tasks = ['sample_governing_law']
+Sweep.max_decode_length = 2
+""")
+    out = tmp_path / "runs"
+    plan = plan_sweep(str(experiment), output_dir=out)
+    first, second = (plan.run_dir(r) for r in plan.runs)
+    with open(tmp_path / "launch.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flawn.cli",
+                "sweep",
+                "launch",
+                str(experiment),
+                "--output-dir",
+                str(out),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            done = first.read_status().get("status") == "finished"
+            if done and 40 in second.final_stage().checkpoint_steps():
+                break
+            assert process.poll() is None, (tmp_path / "launch.log").read_text()[-3000:]
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGKILL)  # the whole sweep, as a preempted VM
+        process.wait()
+    assert run_state(first) == "finished"
+    assert run_state(second) == "interrupted"
+    stopped_at = second.final_stage().checkpoint_steps()[-1]
+    assert stopped_at < 300
+
+    lines = []
+    outcome = launch(plan, echo=lines.append)
+    assert outcome.started == [second.run_id] and outcome.results[second.run_id] == "finished"
+    assert first.read_status()["attempts"] == 1 and second.read_status()["attempts"] == 2
+    steps = [m["step"] for m in second.final_stage().read_metrics()]
+    assert steps == list(range(10, 301, 10))  # no duplicate rows after the resume
+    assert f"from step {stopped_at}" in second.log_path(2).read_text()
