@@ -37,14 +37,14 @@ def test_parameter_names_follow_t5x(model_and_params):
         "token_embedder/embedding": (64, 32),
         "encoder/relpos_bias/rel_embedding": (2, 32),
         "encoder/layers_0/pre_attention_layer_norm/scale": (32,),
-        "encoder/layers_0/attention/query/kernel": (32, 2, 8),
-        "encoder/layers_0/attention/out/kernel": (2, 8, 32),
+        "encoder/layers_0/attention/query/kernel": (32, 16),
+        "encoder/layers_0/attention/out/kernel": (16, 32),
         "encoder/layers_1/mlp/wi_0/kernel": (32, 64),
         "encoder/layers_1/mlp/wi_1/kernel": (32, 64),
         "encoder/layers_1/mlp/wo/kernel": (64, 32),
         "encoder/encoder_norm/scale": (32,),
-        "decoder/layers_0/self_attention/key/kernel": (32, 2, 8),
-        "decoder/layers_0/encoder_decoder_attention/value/kernel": (32, 2, 8),
+        "decoder/layers_0/self_attention/key/kernel": (32, 16),
+        "decoder/layers_0/encoder_decoder_attention/value/kernel": (32, 16),
         "decoder/layers_0/pre_cross_attention_layer_norm/scale": (32,),
         "decoder/decoder_norm/scale": (32,),
         "decoder/logits_dense/kernel": (32, 64),
@@ -115,3 +115,55 @@ def test_config_validates_itself():
     assert T5Config().with_vocab_size(1252).vocab_size == 1280
     with pytest.raises(ValueError, match="smaller than the vocabulary"):
         T5Config(vocab_size=100).with_vocab_size(1252)
+
+
+def test_attention_kernels_are_stored_2d_as_t5x_and_initialised_as_t5x():
+    """T5X's DenseGeneral keeps ``[emb, heads * head_dim]`` / ``[heads * head_dim, emb]``
+    kernels, initialised with variance 1/fan_in over the 2-D rows, the query's divided by
+    sqrt(head_dim)."""
+    config = T5Config(
+        vocab_size=128,
+        emb_dim=256,
+        num_heads=4,
+        head_dim=32,
+        mlp_dim=64,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+    )
+    params = Transformer(config).init(
+        jax.random.PRNGKey(0), jnp.ones((1, 4), jnp.int32), jnp.ones((1, 4), jnp.int32)
+    )["params"]
+    attention = params["encoder"]["layers_0"]["attention"]
+    inner = config.num_heads * config.head_dim
+    expected_std = {
+        "query": (256 * 32) ** -0.5,
+        "key": 256**-0.5,
+        "value": 256**-0.5,
+        "out": inner**-0.5,
+    }
+    for name, std in expected_std.items():
+        kernel = np.asarray(attention[name]["kernel"])
+        assert kernel.shape == ((inner, 256) if name == "out" else (256, inner)), name
+        assert abs(kernel.std() / std - 1) < 0.03, (name, kernel.std(), std)
+
+
+def test_head_major_attention_equals_t5xs_einsum_over_the_same_2d_kernels():
+    from flawn.models.t5 import MultiHeadAttention
+
+    rng = np.random.default_rng(0)
+    batch, length, emb, heads, head_dim = 2, 5, 16, 2, 4
+    x = jnp.asarray(rng.normal(size=(batch, length, emb)), jnp.float32)
+    layer = MultiHeadAttention(heads, head_dim)
+    variables = layer.init(jax.random.PRNGKey(1), x, x, None, None, True)
+    got = layer.apply(variables, x, x, None, None, True)
+    p = variables["params"]
+
+    def project(name):  # T5X: reshape the 2-D kernel to [emb, heads, head_dim], then einsum
+        kernel = p[name]["kernel"].reshape(emb, heads, head_dim)
+        return jnp.einsum("bld,dhk->blhk", x, kernel)
+
+    logits = jnp.einsum("bqhk,bvhk->bhqv", project("query"), project("key"))
+    weights = jax.nn.softmax(logits, axis=-1)
+    mixed = jnp.einsum("bhqv,bvhk->bqhk", weights, project("value"))
+    want = jnp.einsum("bqhk,hkd->bqd", mixed, p["out"]["kernel"].reshape(heads, head_dim, emb))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)

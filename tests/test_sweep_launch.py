@@ -85,7 +85,7 @@ def sweep(tmp_path_factory):
     experiment.write_text(EXPERIMENT)
     lines = []
     plan = plan_sweep(str(experiment), output_dir=root / "runs")
-    first = launch(plan, echo=lines.append)
+    first = launch(plan, parallel=2, echo=lines.append)  # two workers at once
     yield {
         "root": root,
         "plan": plan,

@@ -79,7 +79,25 @@ def _cmd_score(args: argparse.Namespace, gin_files: list[str], bindings: list[st
 
     import pandas as pd
 
+    from flawn.errors import FlawnError
     from flawn.evals.t5x_predictions import score_t5x_files
+
+    if bool(args.files) == bool(args.run_dir):
+        raise FlawnError(
+            "flawn eval score takes either t5x.infer files or --run-dir RUN (a t5x run folder)"
+        )
+    if args.run_dir:
+        from flawn.t5x.score import score_run
+
+        for scored in score_run(args.run_dir, args.predictions_root, args.force):
+            verb = "reused" if scored.reused else "written"
+            print(f"{scored.eval_id}: {len(scored.rows)} task(s) {verb}")
+            print(
+                pd.DataFrame(scored.rows)[["task", "metric", "score", "n"]].to_markdown(
+                    index=False, floatfmt=".4f"
+                )
+            )
+        return 0
 
     results = score_t5x_files(args.files)
     print(pd.DataFrame(results).to_markdown(index=False, floatfmt=".4f"))
@@ -189,8 +207,19 @@ def add_parsers(sub) -> None:
         "shards of one task are merged. Works for legalbench.* and lawbench.* tasks and any "
         "flawn task with metrics.",
     )
-    score_files.add_argument("files", nargs="+", help="t5x.infer output files")
+    score_files.add_argument("files", nargs="*", help="t5x.infer output files")
     score_files.add_argument("--json", help="also write {task: {n, metric: value}} here")
+    score_files.add_argument(
+        "--run-dir",
+        help="instead of files: score a t5x run's predictions into its tidy rows "
+        "(<run>/eval/<eval_id>/, the rows the local backend writes)",
+    )
+    score_files.add_argument(
+        "--predictions-root", help="with --run-dir: t5x.infer output, one folder per evaluation"
+    )
+    score_files.add_argument(
+        "--force", action="store_true", help="with --run-dir: score again even if done"
+    )
     score_files.set_defaults(handler=_cmd_score)
 
     lawbench = actions.add_parser("lawbench", help="LawBench tools")

@@ -42,6 +42,9 @@ def _print_report(plan) -> None:
     report = write_sweep_report(
         plan.sweep_dir, plan.sweep.name, tables, condition, baseline, Manifest(plan.sweep_dir)
     )
+    from flawn.runs.backend import get_backend
+
+    backend = get_backend(plan.backend)
     print("\nWhere things are:")
     print(f"  report:        {report}")
     print(f"  manifest:      {Manifest(plan.sweep_dir).path}")
@@ -49,7 +52,7 @@ def _print_report(plan) -> None:
         run_dir = plan.run_dir(run)
         print(f"  run {run.spec.name}:")
         print(f"    run folder:  {run_dir.path}  (spec.json, run.json, stages/, eval/, logs/)")
-        print(f"    checkpoints: {run_dir.final_stage().checkpoint_dir}")
+        print(f"    checkpoints: {backend.checkpoint_location(run_dir)}")
         wandb_runs = run_dir.wandb_runs()
         if wandb_runs:
             offline = any(p.name.startswith("offline-run-") for p in wandb_runs)

@@ -5,8 +5,11 @@ pre-norm blocks with RMS layer norm (no mean subtraction, no bias), gated-GELU
 feed-forward layers, relative position biases shared across the layers of a
 stack, no bias terms anywhere, separate input embedding and output projection,
 and attention logits *not* scaled by 1/sqrt(d) (the scale is folded into the
-query initialisation instead, as in T5X). Parameter names follow T5X's
-``t5.network`` so T5X checkpoints map onto this module name-for-name.
+query initialisation instead, as in T5X). Parameter names *and shapes* follow
+T5X's ``t5.network`` (attention kernels are 2-D, ``[emb, heads * head_dim]``
+and ``[heads * head_dim, emb]``), so T5X checkpoints map onto this module
+name-for-name and array-for-array (:mod:`flawn.t5x.checkpoints`); only the
+computation inside the attention layers is laid out head-major for speed.
 
 Inputs may be packed: ``*_segment_ids`` keep packed examples from attending to
 each other; positions inside a packed row only matter through those masks,
@@ -132,32 +135,50 @@ class RelativePositionBiases(nn.Module):
         return bias[None].astype(self.dtype)  # [1, heads, q, k]
 
 
+#: T5X's initializer of attention kernels: variance 1/fan_in, fan_in = the 2-D kernel's rows.
+_ATTENTION_INIT = nn.initializers.variance_scaling(1.0, "fan_in", "normal")
+
+
 class HeadProjection(nn.Module):
     """Projects ``[batch, length, emb]`` to head-major ``[batch, heads, length, head_dim]``.
 
-    The kernel has T5X's shape ``[emb, heads, head_dim]``; the product is one
-    2-D matmul followed by a transpose, which XLA:CPU runs several times
-    faster than the equivalent multi-axis einsum.
+    The kernel is stored as T5X stores it, 2-D ``[emb, heads * head_dim]``
+    (column ``h * head_dim + d`` is head ``h``, dimension ``d``), so T5X
+    checkpoints load without reshaping. The product is one 2-D matmul
+    followed by a transpose, which XLA:CPU runs several times faster than
+    T5X's multi-axis einsum over a 3-D view of the same kernel.
+
+    Attributes:
+        num_heads: Attention heads.
+        head_dim: Width of each head.
+        depth_scaling: The initial kernel is divided by this (T5X divides the
+            query's by ``sqrt(head_dim)`` instead of scaling the logits).
+        dtype: Activation dtype.
     """
 
     num_heads: int
     head_dim: int
-    scale_init: float = 1.0
+    depth_scaling: float = 1.0
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         batch, length, emb_dim = x.shape
-        init = nn.initializers.variance_scaling(
-            self.scale_init, "fan_in", "normal", in_axis=0, out_axis=(1, 2)
-        )
-        kernel = self.param("kernel", init, (emb_dim, self.num_heads, self.head_dim), jnp.float32)
-        y = flat_matmul(x, kernel.reshape(emb_dim, -1).astype(self.dtype))
+
+        def init(key, shape, dtype=jnp.float32):
+            # As T5X's DenseGeneral: fan_in is emb (the 2-D kernel's rows), then the scaling.
+            return _ATTENTION_INIT(key, shape, dtype) / self.depth_scaling
+
+        kernel = self.param("kernel", init, (emb_dim, self.num_heads * self.head_dim), jnp.float32)
+        y = flat_matmul(x, kernel.astype(self.dtype))
         return y.reshape(batch, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
 
 class HeadMerge(nn.Module):
-    """Maps head-major ``[batch, heads, length, head_dim]`` back to ``[batch, length, emb]``."""
+    """Maps head-major ``[batch, heads, length, head_dim]`` back to ``[batch, length, emb]``.
+
+    The kernel is T5X's 2-D ``[heads * head_dim, emb]`` (fan_in ``heads * head_dim``).
+    """
 
     emb_dim: int
     dtype: jnp.dtype = jnp.float32
@@ -165,10 +186,11 @@ class HeadMerge(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         batch, heads, length, head_dim = x.shape
-        init = nn.initializers.variance_scaling(1.0, "fan_in", "normal", in_axis=(0, 1), out_axis=2)
-        kernel = self.param("kernel", init, (heads, head_dim, self.emb_dim), jnp.float32)
+        kernel = self.param(
+            "kernel", _ATTENTION_INIT, (heads * head_dim, self.emb_dim), jnp.float32
+        )
         x = x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_dim)
-        return flat_matmul(x, kernel.reshape(heads * head_dim, self.emb_dim).astype(self.dtype))
+        return flat_matmul(x, kernel.astype(self.dtype))
 
 
 class MultiHeadAttention(nn.Module):
@@ -184,7 +206,7 @@ class MultiHeadAttention(nn.Module):
         # T5 folds 1/sqrt(head_dim) into the query initialisation instead of the logits:
         # variance 1/(emb * head_dim) instead of 1/emb.
         query = HeadProjection(
-            self.num_heads, self.head_dim, 1.0 / self.head_dim, self.dtype, name="query"
+            self.num_heads, self.head_dim, self.head_dim**0.5, self.dtype, name="query"
         )(inputs_q)
         key = HeadProjection(self.num_heads, self.head_dim, dtype=self.dtype, name="key")(inputs_kv)
         value = HeadProjection(self.num_heads, self.head_dim, dtype=self.dtype, name="value")(

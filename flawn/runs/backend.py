@@ -13,6 +13,7 @@ import abc
 import dataclasses
 import difflib
 import importlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def predictor(self, run_dir: RunDir, step: int | None = None) -> Predictor:
         """The run's final model (at ``step``, default the last checkpoint)."""
+
+    def checkpoint_location(self, run_dir: RunDir) -> str:
+        """Where the run's final checkpoints are, for people."""
+        return os.fspath(run_dir.final_stage().checkpoint_dir)
 
 
 _BACKENDS: dict[str, str] = {

@@ -199,6 +199,7 @@ class RunDir:
     LOGS = "logs"
     T5X = "t5x"
     WANDB = "wandb"
+    REQUESTED_EVALS = "evals.json"
 
     def __init__(self, path: PathLike):
         self.path = epath.Path(path)
@@ -345,6 +346,15 @@ class RunDir:
     def write_eval_spec(self, eval_id: str, spec: Mapping[str, Any]) -> None:
         """Stores the EvalSpec of an evaluation; written last, so its presence means done."""
         _write_json(self.eval_dir(eval_id) / self.EVAL_SPEC, dict(spec))
+
+    def write_requested_evals(self, evals: list[Mapping[str, Any]]) -> None:
+        """Stores the evaluations the sweep asks of this run (EvalSpec dicts)."""
+        _write_json(self.path / self.REQUESTED_EVALS, [dict(e) for e in evals])
+
+    def read_requested_evals(self) -> list[dict[str, Any]] | None:
+        """The evaluations the sweep asks of this run, if recorded."""
+        path = self.path / self.REQUESTED_EVALS
+        return _read_json(path) if path.exists() else None
 
     def has_eval(self, eval_id: str) -> bool:
         """Whether an evaluation finished (its eval.json is written last)."""

@@ -10,6 +10,7 @@ heartbeat, progress and error go to ``run.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -108,6 +109,7 @@ def run_one(
     try:
         print(f"== run {spec.run_id} {spec.name}: attempt {attempt} on backend {backend.name}")
         backend.validate(spec)
+        run_dir.write_requested_evals([dataclasses.asdict(e) for e in evals])
         backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
         predictor = None
         done = dict(run_dir.read_status().get("evals") or {})

@@ -356,7 +356,8 @@ def _checked_initial_params(fresh, initial):
                 f"the initial checkpoint's parameter {key} has shape {tuple(have[key].shape)}, "
                 f"the model needs {tuple(value.shape)}"
             )
-    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), initial)
+    # A copy: the train step donates its state, which would free the caller's arrays.
+    return jax.tree.map(lambda x: jnp.array(x, jnp.float32, copy=True), initial)
 
 
 def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
