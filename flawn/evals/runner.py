@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -11,9 +10,10 @@ from collections.abc import Sequence
 from tqdm.auto import tqdm
 
 from flawn.errors import FlawnError
+from flawn.evals import rows
 from flawn.evals.generation import generate, generate_ids
 from flawn.evals.legalbench import metrics
-from flawn.evals.legalbench.prompts import OVERFLOW_POLICIES, FittedPrompt, truncation_policy
+from flawn.evals.legalbench.prompts import OVERFLOW_POLICIES
 from flawn.evals.legalbench.table import MANUAL_NOTE, MANUAL_TASKS
 from flawn.evals.legalbench.tasks import LegalBenchTask
 from flawn.results import (
@@ -33,20 +33,6 @@ MODES = ("generation", "rank_classification")
 
 #: Per-suite file with the mode, the truncation policy and counts, and the excluded tasks.
 SUMMARY_FILE = "summary.json"
-
-
-def _prompt_hash(prompt: str) -> str:
-    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:12]
-
-
-def _truncation_counts(fitted: Sequence[FittedPrompt]) -> dict[str, int]:
-    return {
-        "n_truncated": sum(f.truncated for f in fitted),
-        "n_demonstrations_dropped": sum(f.demonstrations_dropped > 0 for f in fitted),
-        "n_description_dropped": sum(f.description_dropped for f in fitted),
-        "n_item_cut": sum(f.item_cut for f in fitted),
-        "n_skipped": sum(f.skipped for f in fitted),
-    }
 
 
 def _predict(
@@ -190,33 +176,13 @@ def evaluate_legalbench(
         )
         answers = [e.answer for e, _ in kept]
         score = float(metric_fn(predictions, answers))
-        counts = _truncation_counts(fitted)
-        example_metric = metrics.example_metric(task.metric)
+        counts = rows.truncation_counts(fitted)
         for (example, fit), prediction in zip(kept, predictions, strict=True):
             example_rows.append(
-                {
-                    **identity,
-                    "task": task.name,
-                    "example": example.index,
-                    "prompt_hash": _prompt_hash(task.prompt(example)),
-                    "prediction": prediction,
-                    "gold": example.answer,
-                    "metric": example_metric,
-                    "value": metrics.example_value(task.metric, prediction, example.answer),
-                    "truncated": fit.truncated,
-                }
+                rows.legalbench_example_row(identity, task, example, fit, prediction)
             )
         task_rows.append(
-            {
-                **identity,
-                "task": task.name,
-                "category": task.category,
-                "metric": task.metric,
-                "score": score,
-                "n": len(kept),
-                "n_truncated": counts["n_truncated"],
-                "abstention_rate": None,
-            }
+            rows.legalbench_task_row(identity, task, score, len(kept), counts["n_truncated"])
         )
         summary_tasks[task.name] = {
             "n_rows": len(task.examples),
@@ -239,17 +205,7 @@ def evaluate_legalbench(
     out = eval_dir(run_dir, eval_id)
     write_rows(out / EXAMPLES_FILE, example_rows, EXAMPLE_COLUMNS)
     write_rows(out / TASKS_FILE, task_rows, TASK_COLUMNS)
-    summary = {
-        "eval_id": eval_id,
-        "suite": suite,
-        "mode": mode,
-        "input_length": input_length,
-        "truncation_policy": truncation_policy(overflow),
-        "overflow": overflow,
-        "manual_note": MANUAL_NOTE,
-        "excluded": excluded,
-        "tasks": summary_tasks,
-    }
+    summary = rows.legalbench_summary(identity, input_length, overflow, excluded, summary_tasks)
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return task_rows
 
@@ -330,29 +286,19 @@ def evaluate_lawbench(
             output, truncated = generation.text, generation.truncated
             single = score_task(task_id, [output], [example.gold], [example.prompt], corrected)
             example_rows.append(
-                {
-                    **identity,
-                    "task": task_id,
-                    "example": str(example.index),
-                    "prompt_hash": _prompt_hash(example.prompt),
-                    "prediction": output,
-                    "gold": example.gold,
-                    "metric": info.metric,
-                    "value": single["score"],
-                    "truncated": truncated,
-                }
+                rows.lawbench_example_row(
+                    identity, task_id, example, info.metric, output, single["score"], truncated
+                )
             )
         task_rows.append(
-            {
-                **identity,
-                "task": task_id,
-                "category": info.level,
-                "metric": info.metric,
-                "score": scores["score"],
-                "n": len(examples),
-                "n_truncated": sum(g.truncated for g in generations),
-                "abstention_rate": scores["abstention_rate"],
-            }
+            rows.lawbench_task_row(
+                identity,
+                task_id,
+                info,
+                scores,
+                len(examples),
+                sum(g.truncated for g in generations),
+            )
         )
     out = eval_dir(run_dir, eval_id)
     write_rows(out / EXAMPLES_FILE, example_rows, EXAMPLE_COLUMNS)

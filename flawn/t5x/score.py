@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import Any
 from etils import epath
 
 from flawn.errors import FlawnError
+from flawn.evals import rows
 from flawn.runs.run_dir import RunDir
 from flawn.runs.spec import EvalSpec
 from flawn.t5x.layout import T5XLayout
@@ -56,11 +56,6 @@ class ScoredEval:
     eval_id: str
     rows: list[dict[str, Any]]
     reused: bool
-
-
-def _prompt_hash(prompt: str) -> str:
-    # As flawn.evals.runner: the full (unfitted) prompt identifies the item.
-    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:12]
 
 
 def _vocabulary(plan: RunPlan):
@@ -105,7 +100,6 @@ def _legalbench_rows(spec, identity, input_length, vocabulary, folder):
     from flawn.evals.legalbench import metrics
     from flawn.evals.legalbench.table import MANUAL_NOTE, MANUAL_TASKS
     from flawn.evals.run import load_legalbench_format_tasks
-    from flawn.evals.runner import truncation_policy
     from flawn.evals.t5x_predictions import score_task_rows
     from flawn.t5x.eval_tasks import suite_task_name, task_names
     from flawn.tasks.benchmarks import legalbench_task_name
@@ -134,52 +128,18 @@ def _legalbench_rows(spec, identity, input_length, vocabulary, folder):
             raise FlawnError(f"task {task.name}: overflow='skip' left nothing to score")
         scored = score_task_rows(seqio_name, [p for _, _, p in kept])
         score = float(scored.metrics[task.metric])
-        example_metric = metrics.example_metric(task.metric)
         for (example, fit, _), prediction in zip(kept, scored.predictions, strict=True):
             example_rows.append(
-                {
-                    **identity,
-                    "task": task.name,
-                    "example": example.index,
-                    "prompt_hash": _prompt_hash(task.prompt(example)),
-                    "prediction": prediction,
-                    "gold": example.answer,
-                    "metric": example_metric,
-                    "value": metrics.example_value(task.metric, prediction, example.answer),
-                    "truncated": fit.truncated,
-                }
+                rows.legalbench_example_row(identity, task, example, fit, prediction)
             )
-        counts = {
-            "n_truncated": sum(f.truncated for f in fitted),
-            "n_demonstrations_dropped": sum(f.demonstrations_dropped > 0 for f in fitted),
-            "n_description_dropped": sum(f.description_dropped for f in fitted),
-            "n_item_cut": sum(f.item_cut for f in fitted),
-            "n_skipped": sum(f.skipped for f in fitted),
-        }
+        counts = rows.truncation_counts(fitted)
         task_rows.append(
-            {
-                **identity,
-                "task": task.name,
-                "category": task.category,
-                "metric": task.metric,
-                "score": score,
-                "n": len(kept),
-                "n_truncated": counts["n_truncated"],
-                "abstention_rate": None,
-            }
+            rows.legalbench_task_row(identity, task, score, len(kept), counts["n_truncated"])
         )
         summary_tasks[task.name] = {"n_rows": len(examples), "n_scored": len(kept), **counts}
-    summary = {
-        "eval_id": identity["eval_id"],
-        "suite": spec.suite_name,
-        "mode": spec.mode,
-        "input_length": input_length,
-        "truncation_policy": truncation_policy(spec.overflow),
-        "overflow": spec.overflow,
-        "manual_note": MANUAL_NOTE,
-        "excluded": excluded,
-        "tasks": summary_tasks,
-    }
+    summary = rows.legalbench_summary(
+        identity, input_length, spec.overflow, excluded, summary_tasks
+    )
     return example_rows, task_rows, summary
 
 
@@ -213,29 +173,12 @@ def _lawbench_rows(spec, identity, input_length, vocabulary, folder):
         for example, output, cut in zip(examples, outputs, truncated, strict=True):
             single = score_task(task_id, [output], [example.gold], [example.prompt], spec.corrected)
             example_rows.append(
-                {
-                    **identity,
-                    "task": task_id,
-                    "example": str(example.index),
-                    "prompt_hash": _prompt_hash(example.prompt),
-                    "prediction": output,
-                    "gold": example.gold,
-                    "metric": info.metric,
-                    "value": single["score"],
-                    "truncated": cut,
-                }
+                rows.lawbench_example_row(
+                    identity, task_id, example, info.metric, output, single["score"], cut
+                )
             )
         task_rows.append(
-            {
-                **identity,
-                "task": task_id,
-                "category": info.level,
-                "metric": info.metric,
-                "score": scores["score"],
-                "n": len(examples),
-                "n_truncated": sum(truncated),
-                "abstention_rate": scores["abstention_rate"],
-            }
+            rows.lawbench_task_row(identity, task_id, info, scores, len(examples), sum(truncated))
         )
     return example_rows, task_rows, None
 
