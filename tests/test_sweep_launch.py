@@ -190,7 +190,7 @@ Sweep.name = 'killed'
 Sweep.mixtures = ['demo.general_only', 'demo.general_plus_legal']
 Sweep.baseline_mixture = 'demo.general_only'
 Sweep.macros = {
-    'TASK_FEATURE_LENGTHS': {'inputs': 144, 'targets': 16}, 'TRAIN_STEPS': 300, 'BATCH_SIZE': 4,
+    'TASK_FEATURE_LENGTHS': {'inputs': 144, 'targets': 16}, 'TRAIN_STEPS': 120, 'BATCH_SIZE': 4,
 }
 Sweep.bindings = [
     'TrainConfig.use_wandb = False', 'TrainConfig.report_data = False',
@@ -230,12 +230,12 @@ Sweep.max_decode_length = 2
     assert run_state(first) == "finished"
     assert run_state(second) == "interrupted"
     stopped_at = second.final_stage().checkpoint_steps()[-1]
-    assert stopped_at < 300
+    assert stopped_at < 120
 
     lines = []
     outcome = launch(plan, echo=lines.append)
     assert outcome.started == [second.run_id] and outcome.results[second.run_id] == "finished"
     assert first.read_status()["attempts"] == 1 and second.read_status()["attempts"] == 2
     steps = [m["step"] for m in second.final_stage().read_metrics()]
-    assert steps == list(range(10, 301, 10))  # no duplicate rows after the resume
+    assert steps == list(range(10, 121, 10))  # no duplicate rows after the resume
     assert f"from step {stopped_at}" in second.log_path(2).read_text()

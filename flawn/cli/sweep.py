@@ -134,10 +134,12 @@ def add_parsers(sub) -> None:
         help="run the demo sweep (experiments/demo.gin) and print the delta table",
         description="Train two tiny T5s on two mixtures of the bundled sample data, evaluate "
         "them on the sample LegalBench-format tasks and print the delta table. Finished runs "
-        "are reused; --force re-evaluates them.",
+        "are reused; --force evaluates them again.",
     )
     demo.add_argument("--output-dir", default="runs", help="root of run folders (default: runs)")
-    demo.add_argument("--force", action="store_true", help="rerun finished runs too")
+    demo.add_argument(
+        "--force", action="store_true", help="evaluate finished runs again (training is kept)"
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     sweep = sub.add_parser(
@@ -180,7 +182,9 @@ def add_parsers(sub) -> None:
     launch.add_argument("--backend", help="local (this host) or t5x (T5X, e.g. on a TPU pod)")
     launch.add_argument("--parallel", type=int, default=1, help="runs at once (default 1)")
     launch.add_argument("--only", nargs="+", help="only runs whose id starts with / name contains")
-    launch.add_argument("--force", action="store_true", help="rerun finished runs too")
+    launch.add_argument(
+        "--force", action="store_true", help="evaluate finished runs again (training is kept)"
+    )
     launch.set_defaults(handler=_cmd_launch)
 
     status = actions.add_parser(

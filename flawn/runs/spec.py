@@ -44,6 +44,8 @@ class Stage:
         init: ``scratch``, ``previous`` (the previous stage's last checkpoint)
             or a checkpoint path (a T5X or flawn checkpoint folder).
         gin: The stage's resolved gin config, with ``MODEL_DIR`` unbound.
+        schedule: The learning-rate schedule in words (also in ``gin``; kept
+            here so plans and run cards can show it).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Stage:
     steps: int
     init: str
     gin: str
+    schedule: str = ""
 
     def __post_init__(self):
         if not self.name or "/" in self.name:

@@ -86,7 +86,7 @@ def states(plan: SweepPlan) -> dict[str, str]:
     return {r.spec.run_id: run_state(plan.run_dir(r), keys) for r in plan.runs}
 
 
-def _worker_command(run_dir: RunDir, evals_path: str) -> list[str]:
+def _worker_command(run_dir: RunDir, evals_path: str, force_eval: bool) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -95,6 +95,7 @@ def _worker_command(run_dir: RunDir, evals_path: str) -> list[str]:
         "--evals",
         evals_path,
         "--die-with-parent",
+        *(["--force-eval"] if force_eval else []),
     ]
 
 
@@ -110,8 +111,8 @@ def launch(
         plan: The resolved sweep (from :func:`flawn.sweeps.planning.plan_sweep`).
         parallel: Workers at once. With 1, a worker's output streams to this
             terminal; with more, it goes only to the run's log.
-        force: Also rerun finished runs (training resumes from their last
-            checkpoint, so this only re-evaluates them unless they were deleted).
+        force: Also rerun finished runs: their finished stages are kept (delete
+            a run folder to retrain it) and their evaluations are made again.
         echo: Where progress lines go.
 
     Returns:
@@ -158,7 +159,7 @@ def launch(
                 )
                 quiet = parallel > 1
                 process = subprocess.Popen(
-                    _worker_command(run_dir, evals_path),
+                    _worker_command(run_dir, evals_path, force_eval=force),
                     env=env,
                     stdout=subprocess.DEVNULL if quiet else None,
                     stderr=subprocess.DEVNULL if quiet else None,

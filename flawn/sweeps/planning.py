@@ -272,6 +272,7 @@ def plan_as_json(
                     "mixture": stage.mixture,
                     "steps": stage.steps,
                     "init": stage.init,
+                    "schedule": stage.schedule,
                     "batch_size": settings.batch_size,
                     "lengths": dict(settings.lengths),
                     "tokens": cost.tokens,

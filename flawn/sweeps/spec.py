@@ -341,6 +341,17 @@ def _initial_checkpoint(size_name: str, init: str) -> str:
     return init
 
 
+def _schedule() -> str:
+    """The parsed config's learning-rate schedule, e.g. ``cosine, peak 0.003, warm-up 50``."""
+    try:
+        name = gin.query_parameter("OptimizerConfig.schedule")
+        peak = gin.query_parameter("OptimizerConfig.learning_rate")
+        warmup = gin.query_parameter("OptimizerConfig.warmup_steps")
+    except ValueError:  # a run file that does not configure the optimizer
+        return ""
+    return f"{name}, peak {peak:g}, warm-up {warmup}"
+
+
 def resolve_run(
     sweep: Sweep,
     point: SweepPoint,
@@ -403,6 +414,7 @@ def resolve_run(
         _parse_config([model_file, run_file], bindings, f"stage {declared['name']}")
         try:
             text = gin.config_str()
+            schedule = _schedule()
             init = declared.get("init")
             if init is None:
                 init = (
@@ -413,7 +425,9 @@ def resolve_run(
         finally:
             gin.clear_config()
         text = text.replace(_literal(_MODEL_DIR_PLACEHOLDER), "%gin.REQUIRED")
-        stages.append(Stage(str(declared["name"]), run_file, mixture, steps, str(init), text))
+        stages.append(
+            Stage(str(declared["name"]), run_file, mixture, steps, str(init), text, schedule)
+        )
         if mixture not in fingerprints:
             fingerprints[mixture] = mixture_fingerprint(mixture)
     return RunSpec(

@@ -77,6 +77,7 @@ def run_one(
     evals: Sequence[EvalSpec],
     backend_name: str | None = None,
     tee_log: bool = True,
+    force_eval: bool = False,
 ) -> dict[str, Any]:
     """Trains and evaluates one run, recording its status; the run folder must hold its spec.
 
@@ -86,6 +87,7 @@ def run_one(
         backend_name: Overrides the spec's backend (it must be the same
             backend the spec was resolved for; kept for tests).
         tee_log: Copy everything printed to ``logs/attempt-N.log``.
+        force_eval: Evaluate again even where finished rows exist.
 
     Returns:
         The final status record.
@@ -116,10 +118,10 @@ def run_one(
         info = run_info(run_dir)
         for eval_spec in evals:
             key = request_key(eval_spec)
-            if key in done and run_dir.has_eval(done[key]):
+            if key in done and run_dir.has_eval(done[key]) and not force_eval:
                 continue
             predictor = predictor or backend.predictor(run_dir)
-            outcome = evaluate_run(run_dir, eval_spec, predictor, info)
+            outcome = evaluate_run(run_dir, eval_spec, predictor, info, force=force_eval)
             done[key] = outcome.eval_id
             run_dir.update_status(evals=done)
             log_eval_to_wandb(run_dir, outcome)
@@ -169,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir", help="the run folder (with spec.json)")
     parser.add_argument("--evals", help="JSON file with a list of EvalSpec dicts")
     parser.add_argument("--die-with-parent", action="store_true")
+    parser.add_argument("--force-eval", action="store_true", help="evaluate again")
     args = parser.parse_args(argv)
     if args.die_with_parent:
         _set_parent_death_signal()
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.evals, encoding="utf-8") as f:
             evals = [EvalSpec.from_json(e) for e in json.load(f)]
     try:
-        run_one(RunDir(args.run_dir), evals)
+        run_one(RunDir(args.run_dir), evals, force_eval=args.force_eval)
     except KeyboardInterrupt:
         return 130
     except Exception:  # (recorded in run.json and the log already)

@@ -11,6 +11,7 @@ classification included) scores a T5X-trained run like a local one.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -43,7 +44,12 @@ def t5x_python() -> str:
 
 def check_t5x_importable(python: str | None = None) -> None:
     """Raises :class:`ConfigError` saying how to install T5X if ``python`` cannot import it."""
-    python = python or t5x_python()
+    _check_importable(python or t5x_python())
+
+
+@functools.cache
+def _check_importable(python: str) -> None:
+    # Once per interpreter and process: importing T5X takes seconds, and a plan checks every run.
     try:
         result = subprocess.run(
             [python, "-c", "import t5x.train, t5x.infer, flawn.tasks"],
