@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import tokenize
 from collections.abc import Sequence
 
 import gin
@@ -70,9 +71,8 @@ def resolve_gin_file(path: str) -> str:
     candidate = paths.project_root() / path
     if candidate.exists():
         return str(candidate)
-    raise ConfigError(
-        f"gin file {path} not found (looked in {os.getcwd()} and {paths.project_root()})"
-    )
+    places = list(dict.fromkeys([os.getcwd(), str(paths.project_root())]))
+    raise ConfigError(f"gin file {path} not found (looked in {' and '.join(places)})")
 
 
 def parse(gin_files: Sequence[str], bindings: Sequence[str] = (), text: str | None = None) -> None:
@@ -91,6 +91,13 @@ def parse(gin_files: Sequence[str], bindings: Sequence[str] = (), text: str | No
         )
     except (ValueError, SyntaxError) as err:
         raise explain_required(err) or ConfigError(f"gin: {err}") from err
+    except tokenize.TokenError as err:
+        # An unclosed bracket: gin's tokenizer gives up at the end of the file.
+        message, (line, _) = err.args
+        where = ", ".join(gin_files) or "the bindings"
+        raise ConfigError(
+            f"gin: {where}: {message.lower()} (line {line}): a bracket or quote is not closed"
+        ) from err
 
 
 def explain_required(err: Exception) -> ConfigError | None:

@@ -50,3 +50,13 @@ def test_required_macro_error_says_what_to_pass():
     explained = gin_utils.explain_required(err)
     assert "--gin.TRAIN_STEPS=VALUE" in str(explained)
     assert gin_utils.explain_required(ValueError("something else")) is None
+
+
+def test_an_unclosed_bracket_names_the_file(tmp_path):
+    from flawn import gin_utils
+    from flawn.errors import ConfigError
+
+    path = tmp_path / "broken.gin"
+    path.write_text("A = 1\nB = ['x',\n")
+    with pytest.raises(ConfigError, match=r"broken\.gin: eof in multi-line statement"):
+        gin_utils.parse([str(path)])

@@ -1,0 +1,67 @@
+import jax
+import jax.numpy as jnp
+import pytest
+
+from flawn.models.flops import count_parameters, six_nd, train_step_flops
+from flawn.models.sizes import SIZES, get_size
+from flawn.models.t5 import Transformer
+
+PUBLISHED = {  # T5 1.1 / Flan-T5 with the 32,128-row vocabulary
+    "small": 76_961_152,
+    "base": 247_577_856,
+    "large": 783_150_080,
+    "xl": 2_849_757_184,
+    "xxl": 11_135_332_352,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_parameter_counts_equal_the_published_ones(name):
+    size = get_size(name)
+    assert count_parameters(size.shape, size.vocab_size).total == PUBLISHED[name]
+    flan = get_size(f"flan_t5_{name}")
+    assert flan.shape == size.shape and flan.initial_checkpoint().startswith(
+        f"gs://t5-data/pretrained_models/t5x/flan_t5_{name}/"
+    )
+
+
+@pytest.mark.parametrize("name", ["tiny", "mini"])
+def test_counts_equal_the_flax_model(name):
+    config = get_size(name).t5_config().with_vocab_size(1000)
+    variables = jax.eval_shape(
+        lambda: Transformer(config).init(
+            jax.random.PRNGKey(0), jnp.ones((1, 8), jnp.int32), jnp.ones((1, 4), jnp.int32)
+        )
+    )
+    actual = sum(x.size for x in jax.tree.leaves(variables))
+    assert count_parameters(get_size(name).shape, config.vocab_size).total == actual
+
+
+def test_step_flops_match_xla_for_the_forward_pass():
+    # XLA's cost analysis counts every op; matmuls dominate a wide model with a small vocab.
+    shape = dict(get_size("mini").shape)
+    config = get_size("mini").t5_config().with_vocab_size(512)
+    model = Transformer(config)
+    enc, dec = jnp.ones((2, 64), jnp.int32), jnp.ones((2, 16), jnp.int32)
+    params = model.init(jax.random.PRNGKey(0), enc, dec)
+
+    def forward(p):
+        return model.apply(p, enc, dec, deterministic=True)
+
+    cost = jax.jit(forward).lower(params).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    counted = train_step_flops(shape, 512, 64, 16, 2, multiplier=1).total
+    assert counted == pytest.approx(cost["flops"], rel=0.05)
+
+
+def test_six_nd_overstates_an_encoder_decoder():
+    size = get_size("base")
+    exact = train_step_flops(size.shape, size.vocab_size, 1024, 256, 8).total
+    rough = six_nd(count_parameters(size.shape, size.vocab_size).total, 1024, 256, 8)
+    assert 1.5 < rough / exact < 2.5
+
+
+def test_every_size_has_a_gin_file(project_root):
+    for name in SIZES:
+        text = (project_root / "gin" / "models" / f"{name}.gin").read_text()
+        assert f"MODEL_SIZE = '{name}'" in text
