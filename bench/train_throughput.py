@@ -43,8 +43,9 @@ def main() -> None:
     from flawn.models.sizes import get_size
     from flawn.train.config import OptimizerConfig
     from flawn.train.data import train_batches
-    from flawn.train.local import _make_train_step, build_model, init_params, task_vocabulary
+    from flawn.train.local import build_model, init_params, task_vocabulary
     from flawn.train.optim import make_optimizer
+    from flawn.train.step import make_train_step
 
     lengths = {"inputs": args.inputs, "targets": args.targets}
     model_config = get_size(args.size).t5_config()
@@ -60,7 +61,7 @@ def main() -> None:
     params = init_params(model, lengths, 0)["params"]
     optimizer = make_optimizer(OptimizerConfig(), args.steps)
     state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.asarray(0)}
-    step = _make_train_step(model, optimizer, 1e-4, 0)
+    step = jax.jit(make_train_step(model, optimizer, 1e-4, 0), donate_argnums=0)
     compile_started = time.perf_counter()
     state, metrics = step(state, batch)
     jax.block_until_ready(metrics)

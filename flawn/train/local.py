@@ -28,8 +28,8 @@ from flawn.runs.run_dir import TrainDir
 from flawn.train.checkpoints import Checkpointer
 from flawn.train.config import TrainConfig
 from flawn.train.data import train_batches
-from flawn.train.losses import cross_entropy_with_z_loss
 from flawn.train.optim import make_optimizer
+from flawn.train.step import make_train_step
 from flawn.train.tracking import RunTracker
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,6 @@ log = logging.getLogger(__name__)
 #: Host-side counter saved with each checkpoint (examples consumed so far), so a
 #: resumed run reports exact realised per-source counts.
 _EXAMPLES_SEEN = "examples_seen"
-
-_MODEL_KEYS = (
-    "encoder_input_tokens",
-    "decoder_input_tokens",
-    "encoder_segment_ids",
-    "decoder_segment_ids",
-)
 
 
 @dataclasses.dataclass
@@ -86,30 +79,6 @@ def init_params(model: Transformer, lengths: dict[str, int], seed: int):
 def task_vocabulary(mixture_or_task_name: str) -> seqio.Vocabulary:
     """Returns the ``targets`` vocabulary of a registered mixture or task."""
     return seqio.get_mixture_or_task(mixture_or_task_name).output_features["targets"].vocabulary
-
-
-def _make_train_step(model: Transformer, optimizer, z_loss: float, seed: int):
-    def train_step(state, batch):
-        dropout_rng = jax.random.fold_in(jax.random.PRNGKey(seed + 1), state["step"])
-
-        def loss_fn(params):
-            logits = model.apply(
-                {"params": params},
-                *(batch.get(key) for key in _MODEL_KEYS),
-                deterministic=False,
-                rngs={"dropout": dropout_rng},
-            )
-            return cross_entropy_with_z_loss(
-                logits, batch["decoder_target_tokens"], batch["decoder_loss_weights"], z_loss
-            )
-
-        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = jax.tree.map(lambda p, u: p + u, state["params"], updates)
-        metrics["grad_norm"] = jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads)))
-        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
-
-    return jax.jit(train_step, donate_argnums=0)
 
 
 def train(
@@ -188,7 +157,9 @@ def train(
             run_id=files.tracking_id(),
             metrics_file=TrainDir.METRICS,
         )
-    train_step = _make_train_step(model, optimizer, config.z_loss, config.seed)
+    train_step = jax.jit(
+        make_train_step(model, optimizer, config.z_loss, config.seed), donate_argnums=0
+    )
     batches = train_batches(
         config.mixture_or_task_name,
         lengths,
