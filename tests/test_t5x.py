@@ -184,7 +184,7 @@ def test_fine_tuning_a_public_checkpoint_counts_its_steps(xl_run):
 
 def test_stages_chain_through_the_previous_checkpoint(tmp_path):
     spec = _resolve(
-        regime="cpt_finetune", PRETRAIN_MIXTURE="multilegalpile.sample", PRETRAIN_STEPS=30
+        regime="pretrain_then_finetune", PRETRAIN_MIXTURE="multilegalpile.sample", PRETRAIN_STEPS=30
     )
     run_dir = _prepare(tmp_path, spec)
     files = _files(run_dir)

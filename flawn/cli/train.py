@@ -12,8 +12,14 @@ def _cmd_train(args: argparse.Namespace, gin_files: list[str], bindings: list[st
     if not gin_files:
         raise FlawnError("flawn train needs at least one --gin_file (a model file and a run file)")
     import_heavy_stack()
-    from flawn.train.standalone import train_from_gin
+    from flawn.train.standalone import regime_file, train_from_gin, train_regime_from_gin
 
+    if regime_file(gin_files):
+        run_dir = train_regime_from_gin(gin_files, bindings)
+        for stage in run_dir.stages():
+            print(f"stage {stage.path.name}: checkpoints {stage.checkpoint_dir}")
+        print(f"run folder: {run_dir.path} (evaluate with flawn eval run --run-dir {run_dir.path})")
+        return 0
     result = train_from_gin(gin_files, bindings)
     print(f"trained to step {result.step}: loss {result.first_loss:.4f} -> {result.final_loss:.4f}")
     print(f"checkpoints: {result.checkpoint_dir}")
@@ -28,8 +34,10 @@ def add_parsers(sub) -> None:
         "train",
         help="train one model from gin files (T5X-style flags)",
         description="Train with the local JAX backend. Give a model file and a run file with "
-        "--gin_file, and set the run file's required macros with --gin.MACRO=VALUE "
-        "(strings need no quotes). Resumes from MODEL_DIR's last checkpoint. The folder is "
-        "relocatable: its config.gin does not store MODEL_DIR.",
+        "--gin_file, and set the run file's required macros with --gin.MACRO=VALUE (strings "
+        "need no quotes). Give a regime (gin/regimes/<regime>.gin) instead of a run file to "
+        "train all its stages in order, each from the previous one's last checkpoint; "
+        "MODEL_DIR then holds stages/<stage>/. Resumes from the last checkpoint. The folder is "
+        "relocatable: its config does not store MODEL_DIR.",
     )
     train.set_defaults(handler=_cmd_train)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Sequence
 
 from flawn.runs.run_dir import TrainDir
@@ -44,3 +45,111 @@ def train_from_gin(gin_files: Sequence[str], bindings: Sequence[str] = ()):
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.config_path.write_text(text, encoding="utf-8")
     return train(config)
+
+
+def regime_file(gin_files: Sequence[str]) -> str | None:
+    """The regime among ``gin_files`` (a file under ``gin/regimes/``), if any."""
+    regimes = [f for f in gin_files if pathlib.PurePath(f).parent.name == "regimes"]
+    if len(regimes) > 1:
+        from flawn.errors import ConfigError
+
+        raise ConfigError(f"give one regime file, not {len(regimes)}: {regimes}")
+    return regimes[0] if regimes else None
+
+
+def train_regime_from_gin(gin_files: Sequence[str], bindings: Sequence[str] = ()):
+    """Trains every stage of a regime into MODEL_DIR, in one command.
+
+    ``gin_files`` hold a model file (``gin/models/<size>.gin``) and a regime
+    (``gin/regimes/<regime>.gin``); ``bindings`` set the macros the regime and
+    its run files need (MIXTURE_OR_TASK_NAME, TRAIN_STEPS, ..., MODEL_DIR). The
+    run is resolved as a one-run sweep would resolve it, so MODEL_DIR becomes a
+    run folder (``spec.json``, ``stages/<stage>/``) that ``flawn eval run`` reads;
+    stages chain by checkpoint and a restart resumes the stage that was running.
+
+    Returns:
+        The run folder (:class:`flawn.runs.RunDir`).
+
+    Raises:
+        ConfigError: For a missing model file or macro, or a MODEL_DIR holding another run.
+    """
+    import ast
+
+    import gin
+
+    from flawn import gin_utils
+    from flawn.errors import ConfigError
+    from flawn.runs.run_dir import RunDir
+    from flawn.sweeps.spec import Sweep, SweepPoint, resolve_run
+    from flawn.train.backend import LocalBackend
+
+    regime_path = regime_file(gin_files)
+    models = [f for f in gin_files if pathlib.PurePath(f).parent.name == "models"]
+    others = [f for f in gin_files if f not in models and f != regime_path]
+    if len(models) != 1 or others:
+        raise ConfigError(
+            "flawn train with a regime takes one model file (gin/models/<size>.gin) and the "
+            f"regime file (gin/regimes/<regime>.gin); got {list(gin_files)}"
+        )
+    macros: dict = {}
+    parameters = []
+    for binding in bindings:
+        key, _, value = binding.partition("=")
+        key, value = key.strip(), value.strip()
+        if key.isupper():
+            try:
+                macros[key] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                raise ConfigError(f"--gin.{key}: {value} is not a literal value") from None
+        else:
+            parameters.append(binding)
+    for required in ("MODEL_DIR", "MIXTURE_OR_TASK_NAME"):
+        if required not in macros:
+            raise ConfigError(
+                f"the required macro {required} has no value; pass --gin.{required}=…"
+            )
+    model_dir = macros.pop("MODEL_DIR")
+    mixture = macros.pop("MIXTURE_OR_TASK_NAME")
+    seed = int(macros.pop("SEED", 0))
+    gin_utils.parse(models)
+    try:
+        size = gin.query_parameter("%MODEL_SIZE")
+    finally:
+        gin.clear_config()
+    regime = pathlib.PurePath(regime_path).stem
+    try:
+        sweep = Sweep(
+            name="",
+            mixtures=[mixture],
+            baseline_mixture=mixture,
+            sizes=[size],
+            regimes=[regime],
+            seeds=[seed],
+            macros=macros,
+            bindings=parameters,
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    point = SweepPoint({"mixture": mixture, "size": size, "regime": regime, "seed": seed}, {})
+    spec = resolve_run(sweep, point, backend="local")
+    run_dir = RunDir(model_dir)
+    stored = run_dir.read_spec()
+    if stored is not None and stored["run_id"] != spec.run_id:
+        raise ConfigError(
+            f"{model_dir} already holds run {stored['run_id']}, not this one ({spec.run_id}); use "
+            "another --gin.MODEL_DIR, or delete the folder"
+        )
+    if stored is None and TrainDir(model_dir).config_path.exists():
+        raise ConfigError(f"{model_dir} holds a one-stage training folder; use another MODEL_DIR")
+    backend = LocalBackend()
+    backend.validate(spec)
+    run_dir.write_spec(spec.to_json())
+    status = run_dir.mark_started(backend.name)
+    del status
+    try:
+        backend.train(spec, run_dir)
+    except BaseException as err:
+        run_dir.mark_failed(f"{type(err).__name__}: {err}")
+        raise
+    run_dir.mark_finished(step=sum(s.steps for s in spec.stages))
+    return run_dir
