@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 
 from flawn.models.config import T5Config
+from flawn.models.precision import mixed_einsum
 
 _NEG_INF = -1e10
 
@@ -31,30 +32,51 @@ def _dtype(config: T5Config):
     return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
 
 
-def flat_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def flat_matmul(x: jax.Array, kernel: jax.Array, dtype=jnp.float32, out_dtype=None) -> jax.Array:
     """``x @ kernel`` over the last axis, computed as one 2-D matmul.
 
     XLA:CPU computes the weight gradient of a 2-D matmul several times faster
     than that of a matmul contracting over ``[batch, length]``, so every dense
     layer flattens its leading axes first.
+
+    Args:
+        x: ``[..., in]`` activations.
+        kernel: ``[in, out]`` float32 parameters.
+        dtype: The compute dtype. For ``bfloat16`` both operands are cast to it
+            and the product accumulates in float32 (forward and backward, see
+            :mod:`flawn.models.precision`).
+        out_dtype: Dtype of the result; defaults to ``dtype``.
     """
     lead = x.shape[:-1]
-    return (x.reshape(-1, x.shape[-1]) @ kernel).reshape(*lead, kernel.shape[-1])
+    x = x.reshape(-1, x.shape[-1])
+    if jnp.dtype(dtype) == jnp.float32:
+        y = (x @ kernel.astype(jnp.float32)).astype(out_dtype or jnp.float32)
+    else:
+        y = mixed_einsum("mk,kn->mn", x, kernel, out_dtype or dtype, dtype)
+    return y.reshape(*lead, kernel.shape[-1])
 
 
 class Dense(nn.Module):
-    """Bias-free dense layer with a float32 ``kernel`` of shape ``[in, out]``."""
+    """Bias-free dense layer with a float32 ``kernel`` of shape ``[in, out]``.
+
+    Attributes:
+        features: Output width.
+        kernel_init: Initialiser of the kernel.
+        dtype: Compute dtype of the product (see :func:`flat_matmul`).
+        out_dtype: Dtype of the output; defaults to ``dtype``.
+    """
 
     features: int
     kernel_init: nn.initializers.Initializer = nn.initializers.variance_scaling(
         1.0, "fan_in", "truncated_normal"
     )
     dtype: jnp.dtype = jnp.float32
+    out_dtype: jnp.dtype | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features), jnp.float32)
-        return flat_matmul(x, kernel.astype(self.dtype))
+        return flat_matmul(x, kernel, self.dtype, self.out_dtype)
 
 
 class RMSNorm(nn.Module):
@@ -170,7 +192,7 @@ class HeadProjection(nn.Module):
             return _ATTENTION_INIT(key, shape, dtype) / self.depth_scaling
 
         kernel = self.param("kernel", init, (emb_dim, self.num_heads * self.head_dim), jnp.float32)
-        y = flat_matmul(x, kernel.astype(self.dtype))
+        y = flat_matmul(x, kernel, self.dtype)
         return y.reshape(batch, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
 
 
@@ -190,7 +212,7 @@ class HeadMerge(nn.Module):
             "kernel", _ATTENTION_INIT, (heads * head_dim, self.emb_dim), jnp.float32
         )
         x = x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_dim)
-        return flat_matmul(x, kernel.astype(self.dtype))
+        return flat_matmul(x, kernel, self.dtype)
 
 
 class MultiHeadAttention(nn.Module):
@@ -213,14 +235,22 @@ class MultiHeadAttention(nn.Module):
             inputs_kv
         )
 
-        logits = (query @ jnp.swapaxes(key, -1, -2)).astype(jnp.float32)  # [b, h, q, k]
+        full_precision = jnp.dtype(self.dtype) == jnp.float32
+        if full_precision:
+            logits = query @ jnp.swapaxes(key, -1, -2)  # [b, h, q, k]
+        else:  # bfloat16 operands, float32 scores: the softmax needs them anyway
+            logits = mixed_einsum("bhqd,bhkd->bhqk", query, key, jnp.float32, self.dtype)
         if bias is not None:
             logits = logits + bias.astype(jnp.float32)
         if mask is not None:
             logits = jnp.where(mask, logits, _NEG_INF)
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         weights = nn.Dropout(self.dropout_rate)(weights, deterministic=deterministic)
-        return HeadMerge(inputs_q.shape[-1], self.dtype, name="out")(weights @ value)
+        if full_precision:
+            mixed = weights @ value
+        else:
+            mixed = mixed_einsum("bhqk,bhkd->bhqd", weights, value, self.dtype, self.dtype)
+        return HeadMerge(inputs_q.shape[-1], self.dtype, name="out")(mixed)
 
 
 class GatedGeluMlp(nn.Module):
@@ -355,7 +385,11 @@ class Decoder(nn.Module):
             )
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="decoder_norm")(y)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
-        return Dense(cfg.vocab_size, dtype=jnp.float32, name="logits_dense")(y.astype(jnp.float32))
+        # Logits always come out in float32 (the loss and decoding need them); in bfloat16
+        # the product takes bfloat16 operands and accumulates in float32, like every other.
+        if jnp.dtype(dtype) == jnp.float32:
+            y = y.astype(jnp.float32)
+        return Dense(cfg.vocab_size, dtype=dtype, out_dtype=jnp.float32, name="logits_dense")(y)
 
 
 class Transformer(nn.Module):

@@ -157,6 +157,8 @@ def _factors(stage: StagePlan) -> str:
         return f"constant{warmup} * cosine_decay"
     if schedule == "linear":
         return "linear_decay"  # T5X's linear_decay includes the warm-up and the constant
+    if schedule == "rsqrt":
+        return "constant * rsqrt_decay"  # base / sqrt(max(step, warmup_steps)), no ramp
     return f"constant{warmup}"
 
 

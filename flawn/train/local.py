@@ -8,6 +8,7 @@ ends where an uninterrupted run would.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
@@ -28,7 +29,12 @@ from flawn.runs.run_dir import TrainDir
 from flawn.train.checkpoints import Checkpointer
 from flawn.train.config import TrainConfig
 from flawn.train.data import train_batches
-from flawn.train.optim import make_optimizer
+from flawn.train.eval_curve import EvalCurve
+from flawn.train.metrics_window import MetricsWindow
+from flawn.train.mfu import peak_flops, step_flops
+from flawn.train.optim import learning_rate_schedule, make_optimizer
+from flawn.train.prefetch import Prefetcher
+from flawn.train.sharding import check_batch_size, make_layout, make_mesh
 from flawn.train.step import make_train_step
 from flawn.train.tracking import RunTracker
 
@@ -37,6 +43,10 @@ log = logging.getLogger(__name__)
 #: Host-side counter saved with each checkpoint (examples consumed so far), so a
 #: resumed run reports exact realised per-source counts.
 _EXAMPLES_SEEN = "examples_seen"
+
+#: Steps the host may dispatch before the oldest of them has finished: enough to
+#: keep the devices fed, few enough that the batches held for them stay bounded.
+_MAX_STEPS_IN_FLIGHT = 2
 
 
 @dataclasses.dataclass
@@ -91,6 +101,11 @@ def train(
 ) -> TrainResult:
     """Trains (or resumes) a model as configured and returns it for evaluation.
 
+    The loop never waits for the devices without need: batches are prepared
+    ahead on a thread (``config.prefetch_batches``) and placed with the batch
+    sharding, step metrics stay on the devices until a logging step, and the
+    host runs at most :data:`_MAX_STEPS_IN_FLIGHT` steps ahead of them.
+
     Args:
         config: The run's configuration.
         run_name: Display name for logs (defaults to the folder name).
@@ -106,31 +121,38 @@ def train(
 
     Returns:
         The trained model, parameters and a summary of the run.
+
+    Raises:
+        ConfigError: If the mesh does not fit the devices, the batch does not
+            split over the mesh, or the in-training eval suite cannot be loaded.
     """
     model_dir = os.path.abspath(config.model_dir)
     os.makedirs(model_dir, exist_ok=True)
     files = TrainDir(model_dir)
+    name = run_name or os.path.basename(model_dir)
     if config.cache_dir:
         seqio.add_global_cache_dirs([config.cache_dir])
     lengths = dict(config.task_feature_lengths)
     vocabulary = task_vocabulary(config.mixture_or_task_name)
     model = build_model(config.model, vocabulary)
     optimizer = make_optimizer(config.optimizer, config.train_steps)
-    params = init_params(model, lengths, config.seed)["params"]
-    if initial_params is not None:
-        params = _checked_initial_params(params, initial_params)
-    state = {
-        "params": params,
-        "opt_state": optimizer.init(params),
-        "step": jnp.asarray(0, jnp.int32),
-    }
+    abstract = jax.eval_shape(lambda: _fresh_state(model, optimizer, lengths, config.seed))
+    layout = make_layout(make_mesh(config.mesh_shape), abstract)
+    check_batch_size(config.batch_size, layout)
+    curve = EvalCurve(config, model, vocabulary, name) if config.eval_every else None
 
     checkpointer = Checkpointer(files.checkpoint_dir, keep=config.keep_checkpoints)
     start_step = checkpointer.latest_step() or 0
     examples_seen = 0
     if start_step:
+        # Restored straight into the run's layout (orbax reads each device's shards).
+        like = jax.tree.map(
+            lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+            abstract,
+            layout.state,
+        )
         restored = checkpointer.restore(
-            {**state, _EXAMPLES_SEEN: np.zeros((), np.int64)},
+            {**like, _EXAMPLES_SEEN: np.zeros((), np.int64)},
             start_step,
             optional=(_EXAMPLES_SEEN,),
         )
@@ -139,12 +161,15 @@ def train(
         state = restored
         dropped = files.truncate_metrics(start_step)
         tqdm.write(
-            f"resuming {run_name or os.path.basename(model_dir)} from step {start_step} "
+            f"resuming {name} from step {start_step} "
             f"of {config.train_steps} (checkpoint in {checkpointer.directory}"
             + (f"; {dropped} metric row(s) logged after it were dropped)" if dropped else ")")
         )
+    else:
+        state = _placed_state(model, optimizer, lengths, config.seed, layout, initial_params)
+    if layout.mesh.devices.size > 1:
+        tqdm.write(f"[{name}] {layout.describe()}")
 
-    name = run_name or os.path.basename(model_dir)
     owns_tracker = tracker is None
     if tracker is None:
         tracker = RunTracker(
@@ -157,8 +182,20 @@ def train(
             run_id=files.tracking_id(),
             metrics_file=TrainDir.METRICS,
         )
+    _record_gin_config(tracker)
+    # XLA inserts the collectives the shardings imply (gradient all-reduce over data, ...).
     train_step = jax.jit(
-        make_train_step(model, optimizer, config.z_loss, config.seed), donate_argnums=0
+        make_train_step(
+            model,
+            optimizer,
+            config.z_loss,
+            config.seed,
+            grad_accum_steps=config.grad_accum_steps,
+            loss_normalizing_factor=config.loss_normalizing_factor,
+        ),
+        in_shardings=(layout.state, layout.batch),
+        out_shardings=(layout.state, layout.replicated),
+        donate_argnums=0,
     )
     batches = train_batches(
         config.mixture_or_task_name,
@@ -171,12 +208,17 @@ def train(
     )
 
     plan = _report_plan(config, files) if config.report_data else None
-    window: list[dict[str, float]] = []
+    if plan is not None:
+        tracker.update_config({f"data/planned_share/{row.source}": row.share for row in plan.rows})
+    schedule = learning_rate_schedule(config.optimizer, config.train_steps)
+    flops = step_flops(model.config, lengths, config.batch_size)
+    peak, _ = peak_flops(list(layout.mesh.devices.flat))  # measured before any step runs
     first_loss, final_loss = _logged_losses(files) if start_step else (math.nan, math.nan)
     started = time.perf_counter()
-    tokens_seen = 0
     step = start_step
+    drawn: dict[str, int] | None = None
     # disable=None: a live bar on a terminal; in logs, the per-step lines below suffice.
+    # The bar counts steps *dispatched*: at most _MAX_STEPS_IN_FLIGHT ahead of the devices.
     progress = tqdm(
         total=config.train_steps,
         initial=start_step,
@@ -187,44 +229,69 @@ def train(
         disable=None,
     )
     last_step = min(config.train_steps, stop_after or config.train_steps)
+    window = MetricsWindow()
+    in_flight: collections.deque = collections.deque()
+    prefetcher = Prefetcher(
+        batches,
+        place=lambda batch: jax.device_put(batch, layout.batch),
+        stats=_batch_stats,
+        size=config.prefetch_batches,
+    )
     try:
         while step < last_step:
-            batch = next(batches)
-            state, metrics = train_step(state, batch)
-            # Fetching the scalars waits for the step, so the progress bar shows real speed.
-            metrics = jax.device_get(metrics)
-            examples_seen += _examples_in(batch)
+            prepared = next(prefetcher)
+            state, metrics = train_step(state, prepared.batch)  # dispatched, not waited for
             step += 1
+            examples_seen += prepared.stats["examples"]
+            window.add(metrics, prepared.stats)
             progress.update(1)
-            window.append(metrics)
+            in_flight.append(metrics)
+            if len(in_flight) > _MAX_STEPS_IN_FLIGHT:
+                # Waits only for a step already followed by others, so the devices stay
+                # busy while the host's lead (and the batches it holds) stays bounded.
+                jax.block_until_ready(in_flight.popleft())
+            row: dict[str, float] = {}
             if step % config.log_every == 0 or step == last_step:
-                summary = {k: float(np.mean([float(m[k]) for m in window])) for k in window[0]}
-                tokens_seen += int(sum(float(m["target_tokens"]) for m in window))
-                elapsed = time.perf_counter() - started
-                summary["steps_per_second"] = (step - start_step) / elapsed
-                summary["examples_seen"] = examples_seen
-                summary["target_tokens_per_second"] = tokens_seen / elapsed
-                tracker.log(summary, step)
+                row = window.reduce()
+                row["learning_rate"] = float(schedule(step - 1))  # the window's last update
+                row["examples_seen"] = examples_seen
+                if peak:
+                    row["mfu"] = flops * row["steps_per_second"] / peak
+                if step == last_step and config.report_data:
+                    drawn = _report_realised(config, files, examples_seen, plan)
+                    row.update({f"data/drawn/{task}": n for task, n in drawn.items()})
                 if math.isnan(first_loss):
-                    first_loss = summary["loss"]
-                final_loss = summary["loss"]
-                progress.set_postfix(loss=f"{summary['loss']:.3f}")
+                    first_loss = row["loss"]
+                final_loss = row["loss"]
+                progress.set_postfix(loss=f"{row['loss']:.3f}")
                 progress.write(
-                    f"[{name}] step {step}/{config.train_steps} loss {summary['loss']:.4f} "
-                    f"token_acc {summary['accuracy']:.3f} "
-                    f"({summary['steps_per_second']:.1f} steps/s)"
+                    f"[{name}] step {step}/{config.train_steps} loss {row['loss']:.4f} "
+                    f"token_acc {row['accuracy']:.3f} "
+                    f"({row['steps_per_second']:.1f} steps/s)"
                 )
+                window.restart()
+            if curve is not None and curve.due(step):
+                evaluated = time.perf_counter()
+                points = curve(state["params"])
+                window.exclude(time.perf_counter() - evaluated)
+                progress.write(
+                    f"[{name}] step {step} eval {curve.suite}: "
+                    + " ".join(f"{k.rsplit('/', 1)[-1]} {v:.3f}" for k, v in points.items())
+                )
+                row.update(points)
+            if row:
+                tracker.log(row, step)
+            if "loss" in row:
                 for hook in hooks:
-                    hook(step, config.train_steps, summary)
-                window = []
+                    hook(step, config.train_steps, row)
             if step % config.checkpoint_every == 0 or step == last_step:
                 checkpointer.save(step, {**state, _EXAMPLES_SEEN: np.asarray(examples_seen)})
     finally:
+        prefetcher.close()
         progress.close()
         checkpointer.close()
 
-    if config.report_data:
-        drawn = _report_realised(config, files, examples_seen, plan)
+    if drawn is not None:
         tracker.summary({f"data/drawn/{task}": count for task, count in drawn.items()})
     tracker.summary({"final_loss": final_loss, "steps": step, "examples_seen": examples_seen})
     wandb_dir = tracker.wandb_dir
@@ -251,6 +318,51 @@ def train(
         wandb_dir=wandb_dir,
         checkpoint_dir=checkpointer.directory,
     )
+
+
+def _fresh_state(model: Transformer, optimizer, lengths: dict[str, int], seed: int) -> dict:
+    """A new train state: initial parameters, optimizer state, step 0."""
+    params = init_params(model, lengths, seed)["params"]
+    return {
+        "params": params,
+        "opt_state": optimizer.init(params),
+        "step": jnp.asarray(0, jnp.int32),
+    }
+
+
+def _placed_state(model, optimizer, lengths, seed, layout, initial_params) -> dict:
+    """The starting state, laid out on the mesh.
+
+    Parameters are initialised as before sharding existed (un-jitted, so runs
+    keep their exact initial values) and then placed; the optimizer state is
+    created in place, already sharded like its parameters.
+    """
+    params = init_params(model, lengths, seed)["params"]
+    if initial_params is not None:
+        params = _checked_initial_params(params, initial_params)
+    params = jax.device_put(params, layout.state["params"])
+    opt_state = jax.jit(optimizer.init, out_shardings=layout.state["opt_state"])(params)
+    step = jax.device_put(jnp.asarray(0, jnp.int32), layout.state["step"])
+    return {"params": params, "opt_state": opt_state, "step": step}
+
+
+def _batch_stats(batch: dict[str, np.ndarray]) -> dict[str, int]:
+    """What the host counts on a batch before it goes to the devices."""
+    return {
+        "examples": _examples_in(batch),
+        "input_tokens": int(np.count_nonzero(batch["encoder_input_tokens"])),
+        "target_tokens": int(np.count_nonzero(batch["decoder_loss_weights"])),
+    }
+
+
+def _record_gin_config(tracker: RunTracker) -> None:
+    """Records the fully resolved gin config with the run (W&B config entry and file)."""
+    import gin
+
+    text = gin.config_str()
+    if text.strip():
+        tracker.update_config({"gin_config": text})
+        tracker.save_text("config.gin", text)
 
 
 def _examples_in(batch: dict[str, np.ndarray]) -> int:

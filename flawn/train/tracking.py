@@ -177,6 +177,21 @@ class RunTracker:
 
             self._wandb_run.log({key: wandb.Table(columns=columns, data=rows)})
 
+    def update_config(self, values: Mapping[str, Any]) -> None:
+        """Adds entries to the W&B run's config (a resumed run may overwrite them).
+
+        A no-op without W&B.
+        """
+        if self._wandb_run is not None:
+            self._wandb_run.config.update(dict(values), allow_val_change=True)
+
+    def save_text(self, filename: str, text: str) -> None:
+        """Saves a text file with the W&B run (uploaded by ``wandb sync``); no-op without W&B."""
+        if self._wandb_run is not None:
+            path = pathlib.Path(self._wandb_run.dir) / filename
+            path.write_text(text, encoding="utf-8")
+            self._wandb_run.save(str(path), base_path=self._wandb_run.dir, policy="now")
+
     def summary(self, values: Mapping[str, Any]) -> None:
         """Sets run-level summary values in W&B."""
         if self._wandb_run is not None:
