@@ -2,8 +2,16 @@
 
 Stages are chained by checkpoint: a stage whose ``init`` is ``previous``
 starts from the previous stage's final parameters (with a fresh optimizer),
-one that names a folder starts from that folder's last checkpoint. Each stage
-resumes from its own last checkpoint, and a finished stage is not trained again.
+one that names a folder starts from the parameters that folder holds,
+recognised by its contents (:func:`flawn.train.checkpoints.checkpoint_format`):
+a flawn train or run folder (its last readable checkpoint), a T5X
+``checkpoint_<step>`` folder, or a Hugging Face T5 / Flan-T5 folder
+(``config.json`` and safetensors). Before anything is compiled or logged,
+the starting parameters are checked against the stage's model: a vocabulary
+larger than the checkpoint's embedding, a ``config.json`` of another shape,
+or any parameter of the wrong shape stops the stage with a message naming
+what differs. Each stage resumes from its own last checkpoint, and a
+finished stage is not trained again.
 """
 
 from __future__ import annotations
@@ -26,12 +34,95 @@ def _stage_done(train_dir: TrainDir, train_steps: int) -> bool:
     return summary.get("step") == train_steps and bool(steps) and steps[-1] >= train_steps
 
 
-def _train_dir_of(path: str) -> TrainDir:
-    """The train folder a checkpoint path names: a train folder, or a run folder's final stage."""
-    run = RunDir(path)
-    if run.is_sweep_run:
-        return run.final_stage()
-    return TrainDir(path)
+def _flat_shapes(tree) -> dict[str, tuple[int, ...]]:
+    from flax import traverse_util
+
+    return {k: tuple(v.shape) for k, v in traverse_util.flatten_dict(tree, sep="/").items()}
+
+
+def _vocabulary_name(vocabulary) -> str:
+    path = getattr(vocabulary, "sentencepiece_model_file", None)
+    return f"the vocabulary {path}" if path else f"the vocabulary ({type(vocabulary).__name__})"
+
+
+def check_initial_params(loaded, config, where: str):
+    """Checks parameters read from a checkpoint against a stage's model, before training.
+
+    Nothing is compiled: the model's parameter shapes come from
+    ``jax.eval_shape`` of its initialisation.
+
+    Args:
+        loaded: A :class:`~flawn.train.checkpoints.LoadedCheckpoint`.
+        config: The stage's :class:`~flawn.train.config.TrainConfig`.
+        where: Names the run and stage in messages.
+
+    Returns:
+        The parameters (numpy arrays).
+
+    Raises:
+        ConfigError: If the run's vocabulary has more ids than the
+            checkpoint's embedding has rows (a smaller vocabulary is fine: T5
+            pads its 32,100 ids to 32,128 rows), if a Hugging Face
+            ``config.json`` describes another shape than the model's, or if a
+            parameter is missing, unexpected or of another shape (named, with
+            both shapes).
+    """
+    import jax
+
+    from flawn.models.hf import config_differences, t5_config_from_hf
+    from flawn.models.sizes import T5_VOCABULARY_GCS
+    from flawn.train.local import build_model, init_params, task_vocabulary
+
+    source = loaded.describe()
+    vocabulary = task_vocabulary(config.mixture_or_task_name)
+    rows = loaded.embedding_rows
+    if vocabulary.vocab_size > rows:
+        raise ConfigError(
+            f"{where}: {_vocabulary_name(vocabulary)} has {vocabulary.vocab_size} ids, but "
+            f"{source} has only {rows} embedding rows, so ids from {rows} on would have no "
+            "embedding. Train with the checkpoint's vocabulary (FLAWN_VOCABULARY=<its "
+            f"SentencePiece model>; T5 1.1 and Flan-T5: {T5_VOCABULARY_GCS}, copied to a local "
+            "file), or start from scratch"
+        )
+    if loaded.hf_config is not None:
+        differences = config_differences(t5_config_from_hf(loaded.hf_config), config.model)
+        if differences:
+            raise ConfigError(
+                f"{where}: {source} is another model than this stage's: "
+                + "; ".join(differences)
+                + ". Use the size whose shape it has (flawn model list) or another checkpoint"
+            )
+    try:
+        model = build_model(config.model, vocabulary)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    lengths = dict(config.task_feature_lengths)
+    want = _flat_shapes(jax.eval_shape(lambda: init_params(model, lengths, 0))["params"])
+    have = _flat_shapes(loaded.params)
+    problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
+    problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
+    problems += [
+        f"parameter {k} has shape {have[k]} in the checkpoint, the model needs {want[k]}"
+        for k in sorted(set(want) & set(have))
+        if have[k] != want[k]
+    ]
+    if problems:
+        hint = ""
+        embedding = "token_embedder/embedding"
+        resized = embedding in have and embedding in want and have[embedding] != want[embedding]
+        if resized and config.model.vocab_size == 0:
+            hint = (
+                f"; the model sizes its embedding from the vocabulary ({want[embedding][0]} "
+                f"rows): bind sized_t5_config.vocab_size = {rows} to keep the checkpoint's"
+            )
+        more = f"; ... ({len(problems)} in all)" if len(problems) > 6 else ""
+        raise ConfigError(
+            f"{where}: {source} does not fit this stage's model: "
+            + "; ".join(problems[:6])
+            + more
+            + hint
+        )
+    return loaded.params
 
 
 class LocalBackend(Backend):
@@ -47,14 +138,51 @@ class LocalBackend(Backend):
             if stage.init.startswith(("gs://", "s3://", "http://", "https://")):
                 raise ConfigError(
                     f"run {spec.name}, stage {stage.name}: the local backend does not download "
-                    f"checkpoints ({stage.init}); copy it to a local folder and set "
-                    "INIT='/path/to/checkpoint', use INIT='scratch', or train with --backend t5x"
+                    f"checkpoints ({stage.init}); copy it to a local folder (for a T5X "
+                    "checkpoint_<step> folder: gcloud storage cp -r) and set "
+                    "INIT='/path/to/checkpoint_<step>', or point INIT at a Hugging Face T5 / "
+                    "Flan-T5 folder on disk (config.json + model.safetensors); or use "
+                    "INIT='scratch', or train with --backend t5x"
                 )
             if not os.path.isdir(stage.init):
                 raise ConfigError(
                     f"run {spec.name}, stage {stage.name}: initial checkpoint folder "
                     f"{stage.init} does not exist"
                 )
+            self._validate_init(spec, stage)
+
+    @staticmethod
+    def _validate_init(spec: RunSpec, stage) -> None:
+        """Checks, from its files alone, that a stage's starting folder is a checkpoint.
+
+        A Hugging Face ``config.json`` is compared with the run's size here
+        already, so a sweep plan names a wrong size before anything trains.
+        """
+        from flawn.errors import FlawnError
+        from flawn.models.config import T5Config
+        from flawn.models.hf import config_differences, read_hf_config, t5_config_from_hf
+        from flawn.train.checkpoints import HF, checkpoint_format, describe_unknown
+
+        where = f"run {spec.name}, stage {stage.name}"
+        kind = checkpoint_format(stage.init)
+        if kind is None:
+            raise ConfigError(f"{where}: {describe_unknown(stage.init)}")
+        shape_keys = {f.name for f in dataclasses.fields(T5Config)} - {"vocab_size"}
+        shape = {k: v for k, v in dict(spec.model).items() if k in shape_keys}
+        if kind != HF or not shape:
+            return
+        try:
+            checkpoint = t5_config_from_hf(read_hf_config(stage.init), f"{stage.init}/config.json")
+        except FlawnError as err:
+            raise ConfigError(f"{where}: {err}") from err
+        differences = config_differences(checkpoint, dataclasses.replace(T5Config(), **shape))
+        if differences:
+            raise ConfigError(
+                f"{where}: the Hugging Face checkpoint {stage.init} is not of size "
+                f"{spec.size}'s shape: "
+                + "; ".join(differences)
+                + ". Use the size whose shape it has (flawn model list) or another checkpoint"
+            )
 
     def prepare(self, spec: RunSpec, run_dir: RunDir) -> None:
         """Writes each stage's resolved config into its folder."""
@@ -63,6 +191,7 @@ class LocalBackend(Backend):
 
     def train(self, spec: RunSpec, run_dir: RunDir, progress: Sequence[ProgressHook] = ()) -> None:
         """Trains the stages in order, skipping finished ones and resuming interrupted ones."""
+        from flawn.train.checkpoints import read_checkpoint
         from flawn.train.config import load_train_config
         from flawn.train.local import flatten_config, train
         from flawn.train.tracking import RunTracker
@@ -74,15 +203,20 @@ class LocalBackend(Backend):
             if _stage_done(train_dir, stage.steps):
                 tqdm.write(f"[{spec.name}] {label}: finished earlier ({train_dir.path})")
                 continue
-            initial = None
-            if stage.init == INIT_PREVIOUS:
-                previous = run_dir.stage(spec.stages[number - 1].name)
-                initial = self._params_of(previous)
-                tqdm.write(f"[{spec.name}] {label}: starts from {previous.path}")
-            elif stage.init != INIT_SCRATCH:
-                initial = self._params_of(_train_dir_of(stage.init))
-                tqdm.write(f"[{spec.name}] {label}: starts from {stage.init}")
             config = load_train_config(train_dir)
+            initial = None
+            # A stage that resumes from its own checkpoint does not need its starting point.
+            if stage.init != INIT_SCRATCH and not train_dir.checkpoint_steps():
+                source = (
+                    run_dir.stage(spec.stages[number - 1].name).path
+                    if stage.init == INIT_PREVIOUS
+                    else stage.init
+                )
+                loaded = read_checkpoint(source)
+                tqdm.write(f"[{spec.name}] {label}: starts from {loaded.describe()}")
+                initial = check_initial_params(
+                    loaded, config, f"run {spec.name}, stage {stage.name}"
+                )
             tracker = RunTracker(
                 os.fspath(train_dir.path),
                 f"{spec.name}/{stage.name}" if len(spec.stages) > 1 else spec.name,
@@ -121,10 +255,12 @@ class LocalBackend(Backend):
                 tracker.close()
 
     def _params_of(self, train_dir: TrainDir):
-        """The last checkpoint's parameters of a train folder."""
+        """The last readable checkpoint's parameters of a train folder (numpy arrays)."""
+        from flawn.train.checkpoints import read_params
+
         if not train_dir.checkpoint_steps():
             raise ConfigError(f"{train_dir.checkpoint_dir} holds no checkpoint to start from")
-        return self._restore(train_dir, None).params["params"]
+        return read_params(train_dir.checkpoint_dir)[0]
 
     def _restore(self, train_dir: TrainDir, step: int | None) -> Predictor:
         from flawn.train.config import load_train_config
