@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.flawn-installed
+# pytest workers for `make test`; each takes whole test files, so a file's tests run in order.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint format constraints clean-runs help
 
@@ -20,7 +22,7 @@ demo: $(STAMP)  ## run the demo sweep: two mixtures, tiny T5, eval, delta table
 
 test: $(STAMP)  ## run lint and the test suite
 	$(BIN)/ruff check flawn tests mixtures experiments analysis bench
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)  ## ruff lint + format check
 	$(BIN)/ruff check flawn tests mixtures experiments analysis bench

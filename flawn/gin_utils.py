@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import difflib
+import inspect
 import os
 import re
 import tokenize
@@ -14,6 +16,8 @@ from flawn import paths
 from flawn.errors import ConfigError
 
 _REQUIRED = re.compile(r"(\w+)/macro\.value set to `%gin\.REQUIRED`")
+_NO_PARAMETER = re.compile(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'")
+_NO_CONFIGURABLE = re.compile(r"No configurable matching '([\w.]+)'")
 
 
 def flag_to_binding(key: str, value: str) -> str:
@@ -90,7 +94,9 @@ def parse(gin_files: Sequence[str], bindings: Sequence[str] = (), text: str | No
             [resolve_gin_file(f) for f in gin_files], list(bindings)
         )
     except (ValueError, SyntaxError) as err:
-        raise explain_required(err) or ConfigError(f"gin: {err}") from err
+        first, *rest = str(err).split("\n")
+        message = "\n".join([first + suggest_name(err), *rest])
+        raise explain_required(err) or ConfigError(f"gin: {message}") from err
     except tokenize.TokenError as err:
         # An unclosed bracket: gin's tokenizer gives up at the end of the file.
         message, (line, _) = err.args
@@ -110,3 +116,34 @@ def explain_required(err: Exception) -> ConfigError | None:
         f"the required macro {macro} has no value; pass it as --gin.{macro}=VALUE "
         "or bind it in one of your gin files"
     )
+
+
+def _nearest(name: str, candidates) -> str:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def suggest_name(err: Exception) -> str:
+    """The nearest known names for gin's unknown-parameter and unknown-configurable errors.
+
+    Returns:
+        ``" (did you mean X?)"`` to append to the message, or ``""``.
+    """
+    text = str(err)
+    match = _NO_PARAMETER.search(text)
+    if match:
+        configurable = gin.config._REGISTRY.get_match(match.group(1))
+        if configurable is None:
+            return ""
+        try:
+            parameters = inspect.signature(configurable.wrapped).parameters
+        except (TypeError, ValueError):
+            return ""
+        return _nearest(match.group(2), parameters)
+    match = _NO_CONFIGURABLE.search(text)
+    if match:
+        # Short names (OptimizerConfig) as users write them, and full selectors.
+        selectors = [str(selector) for selector in gin.config._REGISTRY._selector_map]
+        names = selectors + [selector.rsplit(".", 1)[-1] for selector in selectors]
+        return _nearest(match.group(1), names)
+    return ""

@@ -6,6 +6,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["WANDB_MODE"] = "disabled"
 os.environ.setdefault("WANDB_SILENT", "true")
+# Small shuffle buffers (also in the subprocesses tests start): a pipeline's first batch
+# then takes about 2 s instead of 6, and the suite trains many short runs.
+os.environ.setdefault("FLAWN_SHUFFLE_BUFFER_SIZE", "64")
 
 import pathlib
 

@@ -21,6 +21,27 @@ def test_train_without_required_macros_says_what_to_pass(capsys):
     assert "required macro" in err and "--gin." in err
 
 
+def test_train_with_a_misspelt_binding_names_it_before_anything_runs(tmp_path, capsys):
+    model_dir = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--gin_file=gin/models/tiny.gin",
+            "--gin_file=gin/runs/finetune.gin",
+            "--gin.MIXTURE_OR_TASK_NAME=demo.legal",
+            "--gin.TASK_FEATURE_LENGTHS={'inputs': 64, 'targets': 8}",
+            "--gin.TRAIN_STEPS=2",
+            "--gin.BATCH_SIZE=4",
+            f"--gin.MODEL_DIR={model_dir}",
+            "--gin_bindings=TrainConfig.grad_acum_steps = 2",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'grad_acum_steps'" in err and "did you mean grad_accum_steps" in err
+    assert not model_dir.exists()  # nothing was written, let alone compiled
+
+
 def test_train_without_gin_files_is_an_error(capsys):
     assert main(["train"]) == 2
     assert "--gin_file" in capsys.readouterr().err

@@ -60,3 +60,15 @@ def test_an_unclosed_bracket_names_the_file(tmp_path):
     path.write_text("A = 1\nB = ['x',\n")
     with pytest.raises(ConfigError, match=r"broken\.gin: eof in multi-line statement"):
         gin_utils.parse([str(path)])
+
+
+def test_unknown_names_in_bindings_get_the_nearest_known_ones():
+    import flawn.train.config  # noqa: F401  (registers the configurables)
+
+    with pytest.raises(ConfigError, match=r"'learning_rat'\. \(did you mean learning_rate\?\)"):
+        gin_utils.parse([], ["OptimizerConfig.learning_rat = 3"])
+    with pytest.raises(ConfigError, match=r"'OptimizrConfig'\. \(did you mean OptimizerConfig\?\)"):
+        gin_utils.parse([], ["OptimizrConfig.name = 'adamw'"])
+    with pytest.raises(ConfigError) as raised:
+        gin_utils.parse([], ["OptimizerConfig.zzz = 1"])
+    assert "did you mean" not in str(raised.value)  # nothing close: no guess

@@ -212,3 +212,18 @@ def test_bundled_pretraining_sample_is_a_span_corruption_task():
     assert example["targets"][0] == vocab.vocab_size - 1
     assert example["task_type"] == b"PRETRAINING" and example["jurisdiction"] == b"SWITZERLAND"
     assert task.num_input_examples("train") == 150
+
+
+def test_the_default_shuffle_buffer_is_seqios_unless_the_environment_caps_it(monkeypatch):
+    import seqio
+
+    from flawn.errors import ConfigError
+    from flawn.tasks.registry import default_shuffle_buffer_size
+
+    monkeypatch.delenv("FLAWN_SHUFFLE_BUFFER_SIZE", raising=False)
+    assert default_shuffle_buffer_size() == seqio.SHUFFLE_BUFFER_SIZE == 1000
+    monkeypatch.setenv("FLAWN_SHUFFLE_BUFFER_SIZE", "64")
+    assert default_shuffle_buffer_size() == 64
+    monkeypatch.setenv("FLAWN_SHUFFLE_BUFFER_SIZE", "lots")
+    with pytest.raises(ConfigError, match="FLAWN_SHUFFLE_BUFFER_SIZE must be a positive integer"):
+        default_shuffle_buffer_size()

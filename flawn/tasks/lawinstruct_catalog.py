@@ -39,7 +39,7 @@ import seqio
 from flawn.catalog import Catalog, Subset, load_catalog
 from flawn.sources.jsonl import open_text
 from flawn.sources.lawinstruct import parse_shard_name, shard_name
-from flawn.tasks.registry import register_lawinstruct_subset
+from flawn.tasks.registry import default_shuffle_buffer_size, register_lawinstruct_subset
 
 #: Prefix of the catalog tasks' names.
 TASK_PREFIX = "lawinstruct."
@@ -227,7 +227,7 @@ def register_catalog_tasks(
         # seqio shuffles after repeating, costs one pass over a small subset instead
         # of many (14,000-word EurLexSum documents re-tokenized 250 times made the
         # first batch of a 149-task mixture take 14 minutes).
-        buffer = max(1, min(count, shuffle_buffer_size or seqio.SHUFFLE_BUFFER_SIZE))
+        buffer = max(1, min(count, shuffle_buffer_size or default_shuffle_buffer_size()))
         register_lawinstruct_subset(
             name,
             shard_dir,

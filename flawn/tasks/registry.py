@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import seqio
 
 from flawn import paths
+from flawn.errors import ConfigError
 from flawn.sources.alpaca import PLAIN_TEMPLATE, PromptTemplate, read_alpaca
 from flawn.sources.flan import read_flan
 from flawn.sources.lawinstruct import METADATA_FIELDS, find_shards, read_shard
@@ -39,6 +40,24 @@ _POSTPROCESSING = (
     seqio.CacheDatasetPlaceholder(),
     seqio.preprocessors.append_eos_after_trim,
 )
+
+
+def default_shuffle_buffer_size() -> int:
+    """Seqio's shuffle buffer (1000 examples), or ``FLAWN_SHUFFLE_BUFFER_SIZE`` when set.
+
+    Filling a task's buffer is what a pipeline spends its first seconds on
+    (about a second per task on a CPU); the test suite sets a small buffer so
+    that each of its many short trainings starts quickly. Real runs keep seqio's.
+
+    Raises:
+        ConfigError: If the variable is set to anything but a positive integer.
+    """
+    text = os.environ.get("FLAWN_SHUFFLE_BUFFER_SIZE", "").strip()
+    if not text:
+        return seqio.SHUFFLE_BUFFER_SIZE
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError(f"FLAWN_SHUFFLE_BUFFER_SIZE must be a positive integer, got {text!r}")
+    return int(text)
 
 
 def add_task(
@@ -71,7 +90,8 @@ def add_task(
     """
     if shuffle_buffer_size is None:
         size = source.num_input_examples("train") if "train" in source.splits else None
-        shuffle_buffer_size = min(seqio.SHUFFLE_BUFFER_SIZE, size) if size else None
+        cap = default_shuffle_buffer_size()
+        shuffle_buffer_size = min(cap, size) if size else cap
     if name in seqio.TaskRegistry.names():
         # Re-registering the identical definition (e.g. a module re-import) is harmless;
         # anything else would silently change what a name means, so refuse it.
@@ -82,7 +102,7 @@ def add_task(
     return seqio.TaskRegistry.add(
         name,
         source=source,
-        shuffle_buffer_size=shuffle_buffer_size or seqio.SHUFFLE_BUFFER_SIZE,
+        shuffle_buffer_size=shuffle_buffer_size or default_shuffle_buffer_size(),
         preprocessors=[
             *preprocessors,
             functools.partial(add_source_task, task_name=name),
