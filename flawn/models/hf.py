@@ -50,6 +50,8 @@ import numpy as np
 
 from flawn.errors import FlawnError
 from flawn.models.config import T5Config
+from flawn.models.trees import flatten_tree as _flatten
+from flawn.models.trees import unflatten_tree as _unflatten
 
 #: The files of a Hugging Face model folder.
 CONFIG_FILE = "config.json"
@@ -602,23 +604,3 @@ def _write_json(path: str, value: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2)
         f.write("\n")
-
-
-def _flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
-
-
-def _unflatten(flat: Mapping[tuple[str, ...], Any]) -> Params:
-    tree: Params = {}
-    for path, value in flat.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
-    return tree

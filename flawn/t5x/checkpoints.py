@@ -36,6 +36,8 @@ import numpy as np
 from etils import epath
 
 from flawn.errors import FlawnError
+from flawn.models.trees import flatten_tree as _flatten
+from flawn.models.trees import unflatten_tree as _unflatten
 
 #: T5X's legacy checkpoint format version.
 LEGACY_VERSION = 3
@@ -47,26 +49,6 @@ Params = dict[str, Any]
 
 
 # -- layout helpers ------------------------------------------------------------------------------
-def _flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
-
-
-def _unflatten(flat: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for path, value in flat.items():
-        node = tree
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = value
-    return tree
-
-
 def to_t5x_shapes(params: Mapping[str, Any]) -> Params:
     """Returns parameters with 2-D attention kernels (T5X's shapes).
 
