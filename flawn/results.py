@@ -54,6 +54,13 @@ class RunInfo:
     backend: str = "local"
     axes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def unswept(cls, name: str, mixture: str, seed: int) -> RunInfo:
+        """The identity of a training folder outside any sweep: its name, mixture and seed."""
+        return cls(
+            run_id=name, run_name=name, sweep="", mixture=mixture, size="", regime="", seed=seed
+        )
+
     def as_row(self) -> dict[str, Any]:
         """The identity columns of a result row."""
         return dataclasses.asdict(self)

@@ -165,7 +165,9 @@ def test_a_two_stage_regime_starts_its_second_stage_from_the_first(tmp_path, mon
     LocalBackend().train(spec, run_dir)
     (first, none), (second, initial) = starts
     assert (first, none, second) == ("demo.general_plus_legal", None, "demo.legal")
-    stage1 = LocalBackend()._params_of(run_dir.stage("stage1"))
+    from flawn.train.checkpoints import read_params
+
+    stage1 = read_params(run_dir.stage("stage1").checkpoint_dir)[0]
     _assert_trees_equal(initial, stage1)  # stage 2 began where stage 1 ended
     assert run_dir.stage("stage2").checkpoint_steps() == [3]
     assert LocalBackend().predictor(run_dir).step == 3

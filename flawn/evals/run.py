@@ -67,16 +67,7 @@ def run_info(run_dir: RunDir) -> RunInfo:
     from flawn.train.config import load_train_config  # deferred: gin configurables
 
     config = load_train_config(run_dir.final_stage())
-    name = run_dir.path.name
-    return RunInfo(
-        run_id=name,
-        run_name=name,
-        sweep="",
-        mixture=config.mixture_or_task_name,
-        size="",
-        regime="",
-        seed=config.seed,
-    )
+    return RunInfo.unswept(run_dir.path.name, config.mixture_or_task_name, config.seed)
 
 
 def legalbench_location(spec: EvalSpec) -> tuple[str, str | None]:

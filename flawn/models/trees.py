@@ -28,3 +28,23 @@ def unflatten_tree(flat: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[path[-1]] = value
     return tree
+
+
+def shape_differences(
+    have: Mapping[str, tuple[int, ...]], want: Mapping[str, tuple[int, ...]]
+) -> tuple[list[str], list[str], list[str]]:
+    """How two ``{name: shape}`` maps differ.
+
+    Returns:
+        ``(missing, unexpected, differing)``: names only in ``want``, names
+        only in ``have``, and names in both with other shapes; each sorted.
+    """
+    missing = sorted(set(want) - set(have))
+    unexpected = sorted(set(have) - set(want))
+    differing = sorted(k for k in set(have) & set(want) if tuple(have[k]) != tuple(want[k]))
+    return missing, unexpected, differing
+
+
+def shapes_by_name(tree: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """``{"a/b": shape}`` of a nested parameter dict (arrays or shape structs)."""
+    return {"/".join(path): tuple(leaf.shape) for path, leaf in flatten_tree(tree).items()}

@@ -37,6 +37,7 @@ from etils import epath
 
 from flawn.errors import FlawnError
 from flawn.models.trees import flatten_tree as _flatten
+from flawn.models.trees import shape_differences
 from flawn.models.trees import unflatten_tree as _unflatten
 
 #: T5X's legacy checkpoint format version.
@@ -73,13 +74,10 @@ def check_same_layout(params: Mapping[str, Any], reference: Mapping[str, Any]) -
     """Raises :class:`FlawnError` naming every parameter whose name or shape differs."""
     have = {"/".join(k): np.shape(v) for k, v in _flatten(params).items()}
     want = {"/".join(k): np.shape(v) for k, v in _flatten(reference).items()}
-    problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
-    problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
-    problems += [
-        f"{k}: shape {have[k]}, expected {want[k]}"
-        for k in sorted(set(have) & set(want))
-        if have[k] != want[k]
-    ]
+    missing, unexpected, differing = shape_differences(have, want)
+    problems = [f"missing {k}" for k in missing]
+    problems += [f"unexpected {k}" for k in unexpected]
+    problems += [f"{k}: shape {have[k]}, expected {want[k]}" for k in differing]
     if problems:
         more = f"; ... ({len(problems)} in all)" if len(problems) > 8 else ""
         shown = "; ".join(problems[:8]) + more

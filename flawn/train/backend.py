@@ -34,12 +34,6 @@ def _stage_done(train_dir: TrainDir, train_steps: int) -> bool:
     return summary.get("step") == train_steps and bool(steps) and steps[-1] >= train_steps
 
 
-def _flat_shapes(tree) -> dict[str, tuple[int, ...]]:
-    from flax import traverse_util
-
-    return {k: tuple(v.shape) for k, v in traverse_util.flatten_dict(tree, sep="/").items()}
-
-
 def _vocabulary_name(vocabulary) -> str:
     path = getattr(vocabulary, "sentencepiece_model_file", None)
     return f"the vocabulary {path}" if path else f"the vocabulary ({type(vocabulary).__name__})"
@@ -71,6 +65,7 @@ def check_initial_params(loaded, config, where: str):
 
     from flawn.models.hf import config_differences, t5_config_from_hf
     from flawn.models.sizes import T5_VOCABULARY_GCS
+    from flawn.models.trees import shape_differences, shapes_by_name
     from flawn.train.local import build_model, init_params, task_vocabulary
 
     source = loaded.describe()
@@ -97,14 +92,14 @@ def check_initial_params(loaded, config, where: str):
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from err
     lengths = dict(config.task_feature_lengths)
-    want = _flat_shapes(jax.eval_shape(lambda: init_params(model, lengths, 0))["params"])
-    have = _flat_shapes(loaded.params)
-    problems = [f"missing {k}" for k in sorted(set(want) - set(have))]
-    problems += [f"unexpected {k}" for k in sorted(set(have) - set(want))]
+    want = shapes_by_name(jax.eval_shape(lambda: init_params(model, lengths, 0))["params"])
+    have = shapes_by_name(loaded.params)
+    missing, unexpected, differing = shape_differences(have, want)
+    problems = [f"missing {k}" for k in missing]
+    problems += [f"unexpected {k}" for k in unexpected]
     problems += [
         f"parameter {k} has shape {have[k]} in the checkpoint, the model needs {want[k]}"
-        for k in sorted(set(want) & set(have))
-        if have[k] != want[k]
+        for k in differing
     ]
     if problems:
         hint = ""
@@ -253,14 +248,6 @@ class LocalBackend(Backend):
                 )
             finally:
                 tracker.close()
-
-    def _params_of(self, train_dir: TrainDir):
-        """The last readable checkpoint's parameters of a train folder (numpy arrays)."""
-        from flawn.train.checkpoints import read_params
-
-        if not train_dir.checkpoint_steps():
-            raise ConfigError(f"{train_dir.checkpoint_dir} holds no checkpoint to start from")
-        return read_params(train_dir.checkpoint_dir)[0]
 
     def _restore(self, train_dir: TrainDir, step: int | None) -> Predictor:
         from flawn.train.config import load_train_config

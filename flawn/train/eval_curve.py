@@ -62,15 +62,7 @@ class EvalCurve:
         self.suite = self.spec.suite_name
         self.model, self.vocabulary = model, vocabulary
         self.input_length = dict(config.task_feature_lengths)["inputs"]
-        self.run = RunInfo(
-            run_id=run_name,
-            run_name=run_name,
-            sweep="",
-            mixture=config.mixture_or_task_name,
-            size="",
-            regime="",
-            seed=config.seed,
-        )
+        self.run = RunInfo.unswept(run_name, config.mixture_or_task_name, config.seed)
 
     def due(self, step: int) -> bool:
         """Whether to evaluate after ``step``."""
