@@ -277,7 +277,9 @@ def test_2_1_scores_of_fitted_prompts_are_those_of_the_whole_prompts(
     assert {k: scored[k] for k in expected} == expected
 
 
-def test_t5x_file_errors_name_the_file_and_line(tmp_path):
+def test_t5x_file_errors_name_the_file_and_line(registered, tmp_path):
+    # ``registered``: the file names legalbench.abercrombie, which must be registered first
+    # (else the error is the unregistered task's, whatever ran before this test).
     with pytest.raises(FlawnError, match=r"not a t5x\.infer prediction file"):
         task_of_file(tmp_path / "predictions.json")
     path = tmp_path / "legalbench.abercrombie-predict.jsonl-00000-of-00001"
