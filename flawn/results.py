@@ -99,6 +99,11 @@ TASK_COLUMNS = (
     "abstention_rate",
 )
 
+#: Task names of per-task rows that report another scoring of a task beside it.
+#: Tables show them but never average them with the tasks: LawBench's 2-1 with
+#: every output annotated in full (see :mod:`flawn.evals.lawbench.scorers`).
+UNAVERAGED_TASKS = frozenset({"2-1.full_annotation"})
+
 
 def write_rows(
     path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...]

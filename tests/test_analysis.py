@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from flawn.analysis import delta_table, format_table, load_task_scores, score_table
-from flawn.analysis.sweep_report import sweep_tables
+from flawn.analysis.compare import compare
+from flawn.analysis.tables import markdown_table
 from flawn.results import TASK_COLUMNS, TASKS_FILE, RunInfo, eval_dir, write_rows
 
 
@@ -96,16 +97,23 @@ def test_tables_never_average_across_suites_or_scoring_modes(tmp_path):
     scores = load_task_scores([tmp_path / "general", tmp_path / "legal"])
     with pytest.raises(ValueError, match="never averages across suites"):
         delta_table(scores, baseline="general", by="mixture")
-    tables = sweep_tables([tmp_path / "general", tmp_path / "legal"], "mixture", "general")
-    shapes = {(t.suite, t.mode): list(t.table.index) for t in tables}
-    assert shapes == {
-        ("s", "generation"): ["t1", "t2", "mean"],
-        ("s", "rank_classification"): ["t1", "mean"],
-        ("lawbench", "generation"): ["1-1", "mean"],
+    comparisons = compare(scores, None, "mixture", "general")
+    shapes = {
+        (c.suite, c.mode): sorted(c.scores.loc[c.scores["level"] == "task", "name"].unique())
+        for c in comparisons
     }
-    generation = next(t for t in tables if t.mode == "generation" and t.suite == "s")
-    assert generation.table.loc["mean", "Δ legal"] == pytest.approx(0.4)
-    assert "s · generation" in generation.title and "unweighted mean" in generation.rule
+    assert shapes == {
+        ("s", "generation"): ["t1", "t2"],
+        ("s", "rank_classification"): ["t1"],
+        ("lawbench", "generation"): ["1-1"],
+    }
+    generation = next(c for c in comparisons if c.mode == "generation" and c.suite == "s")
+    overall = generation.deltas.set_index(["level", "name"]).loc[("overall", "overall")]
+    assert overall["delta"] == pytest.approx(0.4)  # suite `s` has no rule: plain mean, scale 1
+    assert "s · generation" in generation.title
+    assert "unweighted mean over the tasks" in generation.rule.describe()
+    with pytest.raises(ValueError, match="never averages or mixes suites"):
+        markdown_table(comparisons)
 
 
 def test_rows_must_match_the_schema(tmp_path):
@@ -117,6 +125,8 @@ def test_rows_must_match_the_schema(tmp_path):
 def test_importing_analysis_does_not_import_tensorflow_or_jax():
     code = (
         "import sys, flawn.analysis, flawn.results; "
+        "import flawn.analysis.analyze, flawn.analysis.cards, flawn.analysis.compare; "
+        "import flawn.analysis.plots, flawn.analysis.curves, flawn.analysis.synthetic; "
         "print(sorted(m for m in ('tensorflow', 'jax', 'seqio') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

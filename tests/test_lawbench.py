@@ -9,6 +9,7 @@ import gzip
 import json
 import logging
 import math
+import os
 import pathlib
 import random
 import time
@@ -443,10 +444,65 @@ def test_cherrant_time_limit_fallback(caplog):
     source, hyp, gold = "法" * 950, "律" * 950, "法" * 949 + "律"
     result = cherrant.score_corpus([source], [hyp], [gold])
     assert result.fallbacks == (0,) and result.reference_fallbacks == (0,)
+    # Both sides became 无, so they agree; annotated in full they share no edit.
+    assert result.f05 == 1.0 and result.full_annotation_f05 == 0.0
+    assert result.full_annotation_counts == cherrant.EditCounts(tp=0, fp=1, fn=1)
     prompt = "句子：\n" + source
     with caplog.at_level(logging.WARNING):
-        scorers.document_proofreading([hyp], [gold], [prompt])
+        scores = scorers.document_proofreading([hyp], [gold], [prompt])
     assert "1 model output(s) scored as 无" in caplog.text and "items 0" in caplog.text
+    assert scores == {"score": 1.0, "abstention_rate": 0.0, scorers.FULL_ANNOTATION_KEY: 0.0}
+    # Without a limit nothing is replaced, and the full-annotation counts are the counts.
+    unlimited = cherrant.score_corpus([source], [hyp], [gold], work_limit=None)
+    assert unlimited.fallbacks == () and unlimited.full_annotation_f05 == unlimited.f05 == 0.0
+
+
+def test_both_2_1_scores_agree_when_no_timeout_triggers():
+    prompts = [
+        "纠正下面句子。句子：\n上诉证据合法。",
+        "句子：\n他去了北京。",
+        "句子：\n今天天汽好。",
+    ]
+    outputs = ["上述证据合法。", "他去过北京了。", "今天天汽好。"]
+    golds = ["上述证据合法。", "他去过北京。", "今天天气好。"]
+    result = scorers.document_proofreading(outputs, golds, prompts)
+    assert 0 < result["score"] < 1
+    assert result[scorers.FULL_ANNOTATION_KEY] == result["score"]
+    # The corrected scorer annotates in full too, only unrounded.
+    corrected = scorers.document_proofreading_corrected(outputs, golds, prompts)["score"]
+    assert round(corrected, 4) == result["score"]
+
+
+def test_full_annotation_gets_its_own_result_row():
+    from flawn.evals import rows
+    from flawn.results import TASK_COLUMNS, UNAVERAGED_TASKS, write_rows
+
+    identity = {column: "x" for column in TASK_COLUMNS[: TASK_COLUMNS.index("task")]}
+    info = tasks.get_task("2-1")
+    scores = {"score": 0.0184, "abstention_rate": 0.0, scorers.FULL_ANNOTATION_KEY: 0.0165}
+    official, full = rows.lawbench_task_rows(identity, "2-1", info, scores, 500, 3)
+    assert (official["task"], official["metric"], official["score"]) == (
+        "2-1",
+        "f0.5_cherrant",
+        0.0184,
+    )
+    assert (full["task"], full["metric"], full["score"]) == (
+        scorers.FULL_ANNOTATION_TASK,
+        scorers.FULL_ANNOTATION_METRIC,
+        0.0165,
+    )
+    assert full["category"] == "understanding" and (full["n"], full["n_truncated"]) == (500, 3)
+    assert scorers.FULL_ANNOTATION_TASK in UNAVERAGED_TASKS
+    assert write_rows(os.devnull, [official, full], TASK_COLUMNS) == 2  # the fixed schema
+    # Other tasks, and 2-1 scored by the corrected scorer, keep one row.
+    assert (
+        len(
+            rows.lawbench_task_rows(
+                identity, "2-1", info, {"score": 0.0, "abstention_rate": 0.0}, 1, 0
+            )
+        )
+        == 1
+    )
 
 
 def test_document_proofreading_prepares_like_upstream():
@@ -463,13 +519,18 @@ def test_document_proofreading_prepares_like_upstream():
     result = scorers.document_proofreading(
         ["修改后：\n上述证据合法。"], ["上述证据合法。"], [prompt]
     )
-    assert result == {"score": round(1.25 * 0.5 / 1.125, 4), "abstention_rate": 0.0}
+    f05 = round(1.25 * 0.5 / 1.125, 4)
+    assert result == {
+        "score": f05,
+        "abstention_rate": 0.0,
+        scorers.FULL_ANNOTATION_KEY: f05,
+    }
     corrected = scorers.document_proofreading_corrected(
         ["修改后：\n上述证据合法。"], ["上述证据合法。"], [prompt]
     )
     assert corrected == {"score": 1.25 * 0.5 / 1.125, "abstention_rate": 0.0}
     result = scorers.document_proofreading(["上述证据合法。"], ["上述证据合法。"], [prompt])
-    assert result == {"score": 1.0, "abstention_rate": 0.0}
+    assert result == {"score": 1.0, "abstention_rate": 0.0, scorers.FULL_ANNOTATION_KEY: 1.0}
     with pytest.raises(FlawnError, match="needs the origin prompts"):
         scorers.document_proofreading(["x"], ["y"])
     with pytest.raises(FlawnError, match="task 2-1: item 0: the prompt has no"):
@@ -499,7 +560,11 @@ def test_seqio_metrics():
     proofread = scorers.SEQIO_METRICS["2-1"]
     prompt = "句子：\n上诉证据合法。"
     target = {"gold": "上述证据合法。", "prompt": prompt}
-    assert proofread([target], ["上述证据合法。"]) == {"score": 1.0, "abstention_rate": 0.0}
+    assert proofread([target], ["上述证据合法。"]) == {
+        "score": 1.0,
+        "abstention_rate": 0.0,
+        scorers.FULL_ANNOTATION_KEY: 1.0,
+    }
     with pytest.raises(FlawnError, match="mappings with 'gold' and 'prompt'"):
         proofread(["上述证据合法。"], ["上述证据合法。"])
     assert scorers.seqio_metric("2-6", corrected=True)(["时间:昨天"], ["无"]) == {
@@ -541,6 +606,7 @@ def test_score_directory_and_reports(tmp_path, caplog):
     assert saved == {"1-2": scores["1-2"], "3-6": {"score": 0.5, "abstention_rate": 0.5}}
     report = predictions.score_and_report(folder, tmp_path / "r.json")
     assert report.startswith("LawBench scores of") and "written:" in report
+    assert scorers.TOLERANCE_NOTE in report and scorers.FULL_ANNOTATION_TASK in report
     with pytest.raises(FlawnError, match="no prediction file for task"):
         predictions.score_directory(folder, task_ids=["2-1"])
 
@@ -591,6 +657,7 @@ def official_results(shared_data):
 
 
 def check_against_official(shared_data, model, task_ids):
+    """Scores ``task_ids`` of a shipped model, checks them against results.csv, returns them."""
     official = official_results(shared_data)
     folder = shared_data / "lawbench" / "predictions" / "zero_shot" / model
     scores = predictions.score_directory(folder, task_ids=task_ids)
@@ -600,6 +667,7 @@ def check_against_official(shared_data, model, task_ids):
         assert scores[task_id]["abstention_rate"] == pytest.approx(
             float(row["abstention_rate"]), abs=1e-6
         ), task_id
+    return scores
 
 
 @pytest.mark.shared_data
@@ -615,13 +683,29 @@ def test_official_results_rouge_tasks(shared_data, model):
     check_against_official(shared_data, model, ROUGE_TASKS)
 
 
+#: flawn's own 2-1 scores with every output annotated in full (upstream publishes none):
+#: the emulated timeout replaces 21 outputs of chatglm2 and 1 of lawgpt.
+FULL_ANNOTATION_SCORES = {"chatglm2-6b-hf": 0.0165, "lawgpt-7b-beta1.0-hf": 0.0338}
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.parametrize("model", MODELS)
 def test_official_results_document_proofreading(shared_data, model):
+    if not (shared_data / "lawbench" / "predictions").is_dir():
+        pytest.skip(f"{shared_data / 'lawbench' / 'predictions'} is not present")
     start = time.perf_counter()
-    check_against_official(shared_data, model, ("2-1",))
-    print(f"2-1 ChERRANT on 500 items of {model}: {time.perf_counter() - start:.1f} s")
+    # Scoring once gives both numbers: the emulated one is the official one ...
+    scores = check_against_official(shared_data, model, ("2-1",))
+    # ... and the full-annotation one is computed, and printed beside it, outside the mean.
+    full = scores["2-1"][scorers.FULL_ANNOTATION_KEY]
+    assert full >= 0 and full == FULL_ANNOTATION_SCORES[model]
+    report = predictions.format_scores(scores)
+    assert f"{scorers.FULL_ANNOTATION_TASK} ({scorers.FULL_ANNOTATION_METRIC}" in report
+    assert f"not in the mean): {full:.4f}" in report and scorers.TOLERANCE_NOTE in report
+    print(
+        f"2-1 ChERRANT (both scores) on 500 items of {model}: {time.perf_counter() - start:.1f} s"
+    )
 
 
 @pytest.mark.shared_data

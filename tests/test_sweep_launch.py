@@ -168,18 +168,75 @@ def test_changing_the_eval_mode_reevaluates_and_never_relabels(sweep):
         assert modes == {"generation", "rank_classification"}  # both kept, each labelled
         metrics = run_dir.final_stage().read_metrics()
         assert [m["step"] for m in metrics] == [3, 6]  # not trained again
-    from flawn.analysis.sweep_report import sweep_tables
+    from flawn.analysis.compare import compare
+    from flawn.analysis.loading import load_examples, load_task_scores
 
-    tables = sweep_tables([plan.run_dir(r).path for r in plan.runs], "mixture", "demo.general_only")
-    assert {t.mode for t in tables} == {"generation", "rank_classification"}
-    (rank,) = [t for t in tables if t.mode == "rank_classification"]
-    assert list(rank.table.columns) == [
-        "demo.general_only (baseline)",
+    runs = [plan.run_dir(r).path for r in plan.runs]
+    comparisons = compare(
+        load_task_scores(runs), load_examples(runs), "mixture", "demo.general_only", 50
+    )
+    assert {c.mode for c in comparisons} == {"generation", "rank_classification"}
+    (rank,) = [c for c in comparisons if c.mode == "rank_classification"]
+    assert list(dict.fromkeys(rank.scores["condition"])) == [
+        "demo.general_only",
         "test_launch.broken",
-        "Δ test_launch.broken",
         "demo.general_plus_legal",
-        "Δ demo.general_plus_legal",
     ]
+    assert set(rank.deltas["condition"]) == {"test_launch.broken", "demo.general_plus_legal"}
+
+
+def _readme_analysis_commands() -> list[str]:
+    """The command lines of the README's Analysis section."""
+    from flawn import paths
+
+    readme = (paths.PACKAGE_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Analysis\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_analysis_commands_and_the_notebook_run_on_a_demo_shaped_sweep(sweep, tmp_path):
+    """The README's analysis commands, as written, and analysis/compare_mixtures.ipynb.
+
+    The sweep is the demo's (same mixtures and baseline, fewer steps, plus a run that
+    failed); ``runs/demo`` in a scratch folder points at it.
+    """
+    import nbclient
+    import nbformat
+
+    from flawn import paths
+
+    repo = paths.PACKAGE_DIR.parent
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "demo").symlink_to(sweep["plan"].sweep_dir)
+    for name in (".venv", "analysis"):
+        (tmp_path / name).symlink_to(repo / name)
+    commands = _readme_analysis_commands()
+    assert any(c.startswith(".venv/bin/flawn analyze runs/demo ") for c in commands)
+    for command in commands:
+        done = subprocess.run(
+            command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        assert "general" in done.stdout and "plus" in done.stdout, command  # LaTeX escapes _
+    report = (tmp_path / "runs" / "demo" / "analysis" / "report.md").read_text()
+    assert "sample · generation" in report and "mcnemar_exact" in report
+    notebook = nbformat.read(repo / "analysis" / "compare_mixtures.ipynb", as_version=4)
+    env = {"FLAWN_SWEEP_DIR": str(tmp_path / "runs" / "demo"), "FLAWN_RESAMPLES": "200"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(
+            notebook, timeout=240, kernel_name="python3",
+            resources={"metadata": {"path": str(repo / "analysis")}},
+        ).execute()  # fmt: skip
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    shown = json.dumps([o.get("data", {}) for o in outputs])
+    assert "demo.general_plus_legal" in shown and "image/png" in shown
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from flawn.results import UNAVERAGED_TASKS
+
 #: Label of the row holding the unweighted mean over tasks.
 MEAN_ROW = "mean"
 
@@ -41,6 +43,8 @@ def score_table(scores: pd.DataFrame, by: str = "run_name") -> pd.DataFrame:
     Returns:
         A frame indexed by task (plus a final ``mean`` row, the unweighted mean
         over tasks) with one column per condition, in order of first appearance.
+        Rows of :data:`flawn.results.UNAVERAGED_TASKS` are shown but left out
+        of the mean.
     """
     if scores.empty:
         raise ValueError("no scores to tabulate")
@@ -48,7 +52,7 @@ def score_table(scores: pd.DataFrame, by: str = "run_name") -> pd.DataFrame:
     order = list(dict.fromkeys(scores[by]))
     table = scores.pivot_table(index="task", columns=by, values="score", aggfunc="mean", sort=False)
     table = table[order]
-    table.loc[MEAN_ROW] = table.mean(axis=0)
+    table.loc[MEAN_ROW] = table.drop(index=list(UNAVERAGED_TASKS), errors="ignore").mean(axis=0)
     table.columns.name = None
     return table
 
@@ -64,8 +68,8 @@ def delta_table(scores: pd.DataFrame, baseline: str, by: str = "run_name") -> pd
     Returns:
         Indexed by task plus ``mean``: the baseline's score column, then for
         each other condition its score and a ``Δ <condition>`` column
-        (condition minus baseline). The mean row's Δ is the mean of the task
-        deltas, which equals the difference of the means.
+        (condition minus baseline). The mean row averages the tasks every
+        condition has, so its Δ is the difference of the means over one task set.
 
     Raises:
         KeyError: If no rows belong to ``baseline``.

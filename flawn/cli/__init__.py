@@ -27,6 +27,7 @@ examples:
       --gin.TASK_FEATURE_LENGTHS="{'inputs': 144, 'targets': 16}" \\
       --gin.TRAIN_STEPS=200 --gin.BATCH_SIZE=32 --gin.MODEL_DIR=/tmp/flawn_run
   flawn eval run --run-dir /tmp/flawn_run --mode rank_classification
+  flawn analyze runs/demo --out runs/demo/analysis   tables with intervals, plots, run cards
   flawn analysis deltas runs/demo --baseline demo.general_only
   flawn data plan demo.general_plus_legal --steps 400 --batch-size 32
   flawn model info base --inputs 1024 --targets 256 --batch-size 128

@@ -1,8 +1,10 @@
-"""``flawn analysis deltas``: tables from evaluated runs (no TensorFlow or JAX)."""
+"""``flawn analyze`` and ``flawn analysis deltas``: tables from evaluated runs (no TF or JAX)."""
 
 from __future__ import annotations
 
 import argparse
+
+from flawn.errors import FlawnError
 
 
 def _cmd_deltas(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
@@ -13,12 +15,16 @@ def _cmd_deltas(args: argparse.Namespace, gin_files: list[str], bindings: list[s
     parts = []
     for key, suite, mode, settings in evaluations(scores):
         rows = scores[scores["eval_key"] == key]
-        table = delta_table(rows, baseline=args.baseline, by=args.by)
+        try:
+            table = delta_table(rows, baseline=args.baseline, by=args.by)
+        except KeyError as err:
+            raise FlawnError(err.args[0]) from err
         n_tasks = rows["task"].nunique()
         parts.append(
             f"{suite} · {mode}: {settings}\n\n{format_table(table)}\n\n"
             f"Scores are each task's official metric (mean over runs of a condition); `mean` is "
-            f"the unweighted mean over the {n_tasks} task(s)."
+            f"the unweighted mean over the tasks every condition has ({n_tasks} task(s) in "
+            "all). For the benchmark's categories with intervals: `flawn analyze`."
         )
     text = "\n\n".join(parts)
     print(text)
@@ -29,8 +35,76 @@ def _cmd_deltas(args: argparse.Namespace, gin_files: list[str], bindings: list[s
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
+    from flawn.analysis.analyze import analyze
+
+    try:
+        result = _analyze_or_explain(analyze, args)
+    except (ValueError, KeyError) as err:
+        raise FlawnError(err.args[0] if err.args else str(err)) from err
+    print(result.markdown)
+    print(f"\nreport: {result.files['report'][0]}")
+    for kind in ("tables", "plots", "cards", "data"):
+        if result.files[kind]:
+            print(f"{kind}: {len(result.files[kind])} file(s) under {args.out}")
+    return 0
+
+
+def _analyze_or_explain(analyze, args: argparse.Namespace):
+    return analyze(
+        args.sources,
+        args.out,
+        baseline=args.baseline,
+        condition=args.condition,
+        suite=args.suite,
+        mode=args.mode,
+        n_resamples=args.resamples,
+        level=args.level,
+        seed=args.seed,
+        plots=not args.no_plots,
+        cards=not args.no_cards,
+    )
+
+
 def add_parsers(sub) -> None:
-    """Adds ``analysis`` to the ``flawn`` command."""
+    """Adds ``analyze`` and ``analysis`` to the ``flawn`` command."""
+    analyze = sub.add_parser(
+        "analyze",
+        help="paper tables with paired bootstrap intervals, tests, plots and run cards",
+        description="Compares every condition of one or many sweeps with a baseline, per "
+        "evaluation (suite, scoring mode, settings) and group of runs (same size, regime and "
+        "other axes), aggregated by each benchmark's rule (flawn/evals/*/aggregation.toml). "
+        "Writes report.md, tables/*.md|.tex, plots/*.png|.pdf, cards/*.md and tidy parquet "
+        "files into --out.",
+    )
+    analyze.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SWEEP",
+        help="sweep folders, run folders or W&B runs-table exports (.csv/.parquet); other "
+        "files (e.g. report.md from a glob) are ignored",
+    )
+    analyze.add_argument(
+        "--baseline",
+        help="VALUE of the condition axis, or AXIS=VALUE (default: the sweep's declared baseline)",
+    )
+    analyze.add_argument("--condition", help="the condition axis (default: mixture)")
+    analyze.add_argument("--suite", help="only this suite (e.g. legalbench, lawbench.zero_shot)")
+    analyze.add_argument(
+        "--mode", choices=("generation", "rank_classification"), help="only this scoring mode"
+    )
+    analyze.add_argument("--out", required=True, help="output folder")
+    analyze.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    analyze.add_argument(
+        "--level", type=float, default=0.95, help="confidence level (default 0.95)"
+    )
+    analyze.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
+    analyze.add_argument("--no-plots", action="store_true", help="skip the plots")
+    analyze.add_argument("--no-cards", action="store_true", help="skip the run cards")
+    analyze.set_defaults(handler=_cmd_analyze)
+
     analysis = sub.add_parser("analysis", help="tables from evaluated runs (no TensorFlow/JAX)")
     tables = analysis.add_subparsers(dest="analysis_kind", metavar="TABLE", required=True)
     deltas = tables.add_parser(

@@ -38,6 +38,10 @@ def _cmd_run(args: argparse.Namespace, gin_files: list[str], bindings: list[str]
     if spec.limit:
         print(f"PARTIAL: only the first {spec.limit} items of each task were scored")
     print(format_table(score_table(pd.DataFrame(outcome.rows))))
+    if spec.suite == "lawbench":
+        from flawn.evals.lawbench.scorers import TOLERANCE_NOTE
+
+        print(f"\n{TOLERANCE_NOTE}")
     return 0
 
 
@@ -86,9 +90,12 @@ def _cmd_score(args: argparse.Namespace, gin_files: list[str], bindings: list[st
         raise FlawnError(
             "flawn eval score takes either t5x.infer files or --run-dir RUN (a t5x run folder)"
         )
+    from flawn.evals.lawbench.scorers import TOLERANCE_NOTE
+
     if args.run_dir:
         from flawn.t5x.score import score_run
 
+        lawbench = False
         for scored in score_run(args.run_dir, args.predictions_root, args.force):
             verb = "reused" if scored.reused else "written"
             print(f"{scored.eval_id}: {len(scored.rows)} task(s) {verb}")
@@ -97,10 +104,15 @@ def _cmd_score(args: argparse.Namespace, gin_files: list[str], bindings: list[st
                     index=False, floatfmt=".4f"
                 )
             )
+            lawbench = lawbench or any(r["suite"].startswith("lawbench") for r in scored.rows)
+        if lawbench:
+            print(f"\n{TOLERANCE_NOTE}")
         return 0
 
     results = score_t5x_files(args.files)
     print(pd.DataFrame(results).to_markdown(index=False, floatfmt=".4f"))
+    if any(r["task"].startswith("lawbench.") for r in results):
+        print(f"\n{TOLERANCE_NOTE}")
     if args.json:
         by_task = {r["task"]: {k: v for k, v in r.items() if k != "task"} for r in results}
         with open(args.json, "w", encoding="utf-8") as out:

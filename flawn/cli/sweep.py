@@ -28,25 +28,26 @@ def _plan(args: argparse.Namespace, gin_files: list[str], bindings: list[str], s
 
 
 def _print_report(plan) -> None:
-    from flawn.analysis import format_table
-    from flawn.analysis.sweep_report import sweep_tables, write_sweep_report
+    from flawn.analysis.sweep_report import analyze_sweep, write_sweep_report
     from flawn.runs.manifest import Manifest
 
     condition, baseline = plan.sweep.condition_axis, plan.sweep.baseline_value
     run_dirs = [os.fspath(plan.run_dir(r).path) for r in plan.runs]
-    tables = sweep_tables(run_dirs, condition, baseline)
-    for table in tables:
-        print(f"\n{table.title}; Δ = condition - {condition}={baseline}\n{table.settings}\n")
-        print(format_table(table.table))
-        print(table.rule)
-    report = write_sweep_report(
-        plan.sweep_dir, plan.sweep.name, tables, condition, baseline, Manifest(plan.sweep_dir)
+    analysis = analyze_sweep(
+        run_dirs, condition, baseline, os.path.join(plan.sweep_dir, "analysis")
     )
+    if analysis is not None:
+        print("\n" + analysis.markdown)
+    report = write_sweep_report(plan.sweep_dir, plan.sweep.name, analysis, Manifest(plan.sweep_dir))
     from flawn.runs.backend import get_backend
 
     backend = get_backend(plan.backend)
     print("\nWhere things are:")
     print(f"  report:        {report}")
+    if analysis is not None:
+        print(
+            f"  analysis:      {analysis.files['report'][0]}  (tables/, plots/, cards/, *.parquet)"
+        )
     print(f"  manifest:      {Manifest(plan.sweep_dir).path}")
     for run in plan.runs:
         run_dir = plan.run_dir(run)

@@ -128,3 +128,41 @@ def lawbench_task_row(
         "n_truncated": n_truncated,
         "abstention_rate": scores["abstention_rate"],
     }
+
+
+def lawbench_task_rows(
+    identity: Mapping[str, Any],
+    task_id: str,
+    info,
+    scores: Mapping[str, float],
+    n: int,
+    n_truncated: int,
+) -> list[dict[str, Any]]:
+    """One LawBench task's rows: its official row, and for 2-1 the full-annotation row.
+
+    The official 2-1 score emulates a clock (see
+    :data:`flawn.evals.lawbench.scorers.TOLERANCE_NOTE`), so its scorer also
+    returns the score with every output annotated in full. That score gets a
+    row of its own, under task :data:`~flawn.evals.lawbench.scorers.FULL_ANNOTATION_TASK`
+    and metric :data:`~flawn.evals.lawbench.scorers.FULL_ANNOTATION_METRIC`,
+    rather than a column the fixed schema lacks; the distinct task name keeps
+    it out of level and overall means (LawBench's ``aggregation.toml``
+    excludes it, and :data:`flawn.results.UNAVERAGED_TASKS` lists it).
+    Other tasks, and the corrected scorers, give one row.
+    """
+    from flawn.evals.lawbench.scorers import (
+        FULL_ANNOTATION_KEY,
+        FULL_ANNOTATION_METRIC,
+        FULL_ANNOTATION_TASK,
+    )
+
+    official = lawbench_task_row(identity, task_id, info, scores, n, n_truncated)
+    if FULL_ANNOTATION_KEY not in scores:
+        return [official]
+    full = {
+        **official,
+        "task": FULL_ANNOTATION_TASK,
+        "metric": FULL_ANNOTATION_METRIC,
+        "score": scores[FULL_ANNOTATION_KEY],
+    }
+    return [official, full]

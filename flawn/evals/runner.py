@@ -233,7 +233,8 @@ def evaluate_lawbench(
     than the input keeps its end (the question and its options) and is counted
     as truncated. Outputs are kept whole, as LawBench scores them. Per-example
     rows carry the task's scorer applied to that example alone; per-task rows
-    the official score and abstention rate.
+    the official score and abstention rate, plus, for 2-1 scored officially,
+    a ``2-1.full_annotation`` row (see :func:`flawn.evals.rows.lawbench_task_rows`).
 
     Args:
         model: The Flax T5.
@@ -254,7 +255,7 @@ def evaluate_lawbench(
             defaults to ``lawbench.<shot>.generation``.
 
     Returns:
-        The per-task rows.
+        The per-task rows (2-1 scored officially gives two).
     """
     from flawn.evals.lawbench import tasks as lawbench_tasks
     from flawn.evals.lawbench.scorers import score_task
@@ -290,8 +291,8 @@ def evaluate_lawbench(
                     identity, task_id, example, info.metric, output, single["score"], truncated
                 )
             )
-        task_rows.append(
-            rows.lawbench_task_row(
+        task_rows.extend(
+            rows.lawbench_task_rows(
                 identity,
                 task_id,
                 info,

@@ -136,12 +136,22 @@ class Manifest:
             _write_json(self.path, data)
 
     def record_plan(
-        self, sweep: str, experiment: str, entries: Mapping[str, Mapping[str, Any]]
+        self,
+        sweep: str,
+        experiment: str,
+        entries: Mapping[str, Mapping[str, Any]],
+        baseline: Mapping[str, Any] | None = None,
     ) -> None:
-        """Adds the planned runs (``{run_id: {name, axes, backend}}``), keeping what is known."""
+        """Adds the planned runs (``{run_id: {name, axes, backend}}``), keeping what is known.
+
+        ``baseline`` (``{axis: value}``) is the sweep's declared baseline, which
+        ``flawn analyze`` compares against when not told otherwise.
+        """
         with self._locked():
             data = self.read()
             data.update({"sweep": sweep, "experiment": experiment})
+            if baseline:
+                data["baseline"] = dict(baseline)
             current = data["runs"]
             planned = {}
             for run_id, entry in entries.items():

@@ -76,6 +76,7 @@ def prepare(plan: SweepPlan) -> str:
             r.spec.run_id: {"name": r.spec.name, "axes": dict(r.spec.axes), "backend": plan.backend}
             for r in plan.runs
         },
+        baseline=dict(plan.sweep.baseline),
     )
     return os.fspath(evals_path)
 

@@ -177,8 +177,8 @@ def _lawbench_rows(spec, identity, input_length, vocabulary, folder):
                     identity, task_id, example, info.metric, output, single["score"], cut
                 )
             )
-        task_rows.append(
-            rows.lawbench_task_row(identity, task_id, info, scores, len(examples), sum(truncated))
+        task_rows.extend(
+            rows.lawbench_task_rows(identity, task_id, info, scores, len(examples), sum(truncated))
         )
     return example_rows, task_rows, None
 

@@ -192,6 +192,17 @@ class RunTracker:
             path.write_text(text, encoding="utf-8")
             self._wandb_run.save(str(path), base_path=self._wandb_run.dir, policy="now")
 
+    def log_file(self, name: str, kind: str, path: str | os.PathLike) -> str | None:
+        """Logs one file as a W&B artifact of the run; returns the W&B folder (None without W&B)."""
+        if self._wandb_run is None:
+            return None
+        import wandb
+
+        artifact = wandb.Artifact(name=name, type=kind)
+        artifact.add_file(os.fspath(path))
+        self._wandb_run.log_artifact(artifact)
+        return self.wandb_dir
+
     def summary(self, values: Mapping[str, Any]) -> None:
         """Sets run-level summary values in W&B."""
         if self._wandb_run is not None:

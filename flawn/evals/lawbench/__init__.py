@@ -6,7 +6,8 @@
 * :mod:`~flawn.evals.lawbench.scorers`: one function per task,
   ``(predictions, golds, origin_prompts=None) -> {"score", "abstention_rate"}``,
   reproducing the numbers of LawBench's ``evaluation/main.py``, plus seqio
-  metric wrappers;
+  metric wrappers, and :data:`TOLERANCE_NOTE`, how far those numbers can be
+  trusted (2-1 depends on a clock upstream), printed with every report;
 * :mod:`~flawn.evals.lawbench.extraction`: how answers are read out of model
   output (option letters and labels, article numbers, prison terms, amounts,
   entities);
@@ -30,8 +31,12 @@ from flawn.evals.lawbench.predictions import (
 )
 from flawn.evals.lawbench.scorers import (
     CORRECTED_SCORERS,
+    FULL_ANNOTATION_KEY,
+    FULL_ANNOTATION_METRIC,
+    FULL_ANNOTATION_TASK,
     SCORERS,
     SEQIO_METRICS,
+    TOLERANCE_NOTE,
     score_task,
     seqio_metric,
 )
@@ -46,8 +51,12 @@ from flawn.evals.lawbench.tasks import (
 
 __all__ = [
     "CORRECTED_SCORERS",
+    "FULL_ANNOTATION_KEY",
+    "FULL_ANNOTATION_METRIC",
+    "FULL_ANNOTATION_TASK",
     "SCORERS",
     "SEQIO_METRICS",
+    "TOLERANCE_NOTE",
     "LawBenchExample",
     "LawBenchTask",
     "format_scores",

@@ -253,6 +253,8 @@ def format_scores(scores: Mapping[str, scorers.Scores], digits: int = 4) -> str:
 
     The last row says how many of the 20 tasks the mean covers, since a
     folder may lack some (upstream published no 2-9 or 2-10 predictions).
+    Under the table: 2-1's full-annotation score when there is one (it is not
+    in the mean), then :data:`~flawn.evals.lawbench.scorers.TOLERANCE_NOTE`.
     """
     frame = scores_table(scores)
     if frame.empty:
@@ -266,7 +268,14 @@ def format_scores(scores: Mapping[str, scorers.Scores], digits: int = 4) -> str:
         "abstention_rate": frame["abstention_rate"].mean(),
     }
     frame = pd.concat([frame, pd.DataFrame([mean_row])], ignore_index=True)
-    return frame.to_markdown(index=False, floatfmt=f".{digits}f")
+    text = frame.to_markdown(index=False, floatfmt=f".{digits}f")
+    full = scores.get("2-1", {}).get(scorers.FULL_ANNOTATION_KEY)
+    if full is not None:
+        text += (
+            f"\n\n{scorers.FULL_ANNOTATION_TASK} ({scorers.FULL_ANNOTATION_METRIC}, every "
+            f"output annotated in full, not in the mean): {full:.{digits}f}"
+        )
+    return f"{text}\n\n{scorers.TOLERANCE_NOTE}"
 
 
 def write_scores_json(
@@ -274,18 +283,25 @@ def write_scores_json(
 ) -> pathlib.Path:
     """Writes ``{task_id: {"score": float, "abstention_rate": float}}`` as JSON.
 
-    This is the exact shape the issue tracker and LawBench tooling expect (0-1
-    scale); the task names and levels are in the printed table instead.
+    This is the shape the issue tracker and LawBench tooling expect (0-1
+    scale); the task names and levels are in the printed table instead. 2-1
+    scored officially also carries
+    :data:`~flawn.evals.lawbench.scorers.FULL_ANNOTATION_KEY`, which readers
+    of the two usual keys can ignore.
 
     Returns:
         The path written (its folder is created if needed).
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        task: {"score": float(value["score"]), "abstention_rate": float(value["abstention_rate"])}
-        for task, value in scores.items()
-    }
+    payload = {}
+    for task, value in scores.items():
+        payload[task] = {
+            "score": float(value["score"]),
+            "abstention_rate": float(value["abstention_rate"]),
+        }
+        if scorers.FULL_ANNOTATION_KEY in value:
+            payload[task][scorers.FULL_ANNOTATION_KEY] = float(value[scorers.FULL_ANNOTATION_KEY])
     with open(path, "w", encoding="utf-8") as f:
         json.dump(payload, f, ensure_ascii=False, indent=2)
         f.write("\n")
@@ -298,7 +314,9 @@ def score_and_report(
     """What ``flawn eval lawbench score PRED_DIR [--json OUT]`` prints.
 
     Scores the folder with the official scorers, writes the JSON when asked,
-    and returns the table (followed by where the JSON went).
+    and returns the table (see :func:`format_scores`: with 2-1's
+    full-annotation score and the tolerance note), followed by where the
+    JSON went.
     """
     scores = score_directory(pred_dir)
     text = f"LawBench scores of {pred_dir} (official scorers, 0-1 scale):\n\n" + format_scores(

@@ -4,7 +4,8 @@ Every scorer is a function of ``(predictions, golds, origin_prompts=None)``:
 the model outputs, the gold answers exactly as LawBench stores them (with
 prefixes such as ``正确答案：`` or ``刑期:``), and, only for 2-1, the prompts the
 model saw. It returns ``{"score": float, "abstention_rate": float}`` on
-LawBench's 0-1 scale and reproduces the official ``evaluation/main.py``
+LawBench's 0-1 scale (2-1 adds :data:`FULL_ANNOTATION_KEY`, see
+:data:`TOLERANCE_NOTE`) and reproduces the official ``evaluation/main.py``
 numbers, quirks included:
 
 * scores are means over items; the abstention rate (items from which no
@@ -54,6 +55,31 @@ Scorer = Callable[..., Scores]
 
 #: The log-distance ceiling of prison-term prediction: ln(216), 18 years in months.
 LOG_DISTANCE_CAP = math.log(216)
+
+#: Key of 2-1's second score in the official 2-1 scorer's result: the same F0.5
+#: (rounded alike) with every output annotated in full, i.e. without the emulated
+#: 10-second timeout, so that it depends on no clock.
+FULL_ANNOTATION_KEY = "score_full_annotation"
+#: Task name of the result row that reports that score beside 2-1. It is not a
+#: LawBench task: level and overall averages leave it out (see aggregation.toml).
+FULL_ANNOTATION_TASK = "2-1.full_annotation"
+#: Metric name of that row.
+FULL_ANNOTATION_METRIC = "f0.5_cherrant_full"
+
+#: How far flawn's LawBench numbers can be trusted; printed with every LawBench report.
+TOLERANCE_NOTE = (
+    "LawBench 2-1 (document proofreading) is approximate. Upstream's scorer replaces a "
+    "model output by 无 when annotating it takes more than 10 seconds of wall-clock time, "
+    "so the official 2-1 numbers depend on the machine that computed them. flawn emulates "
+    "that cut-off deterministically, from an estimate of upstream's annotation time: this "
+    "reproduces the official 2-1 scores of both models whose predictions ship with flawn's "
+    "data, while of about 100 other published 2-1 scores (LawBench's 51 models, zero- and "
+    "one-shot) 31 differ, by at most 0.0021. 2-1 is therefore also reported with every "
+    f"output annotated in full ({FULL_ANNOTATION_TASK}, metric {FULL_ANNOTATION_METRIC}), "
+    "a number no clock affects and that is never averaged with the tasks. Every other task "
+    "with published predictions matches upstream's results to 1e-6; 2-9 and 2-10 have no "
+    "published predictions, and their scorers are checked on hand-made cases only."
+)
 
 
 @functools.cache
@@ -269,13 +295,14 @@ def _proofreading_result(
         result = cherrant.score_corpus(sources, hypotheses, references, work_limit)
     except FlawnError as err:
         raise FlawnError(f"task 2-1: {err}") from err
-    if result.fallbacks:
+    if result.fallbacks and work_limit is not None:
         logger.warning(
             "task 2-1: %d model output(s) scored as %s, as upstream's 10-second timeout "
-            "does (items %s); CORRECTED_SCORERS['2-1'] scores them in full",
+            "does (items %s); the full-annotation score (%s) scores them in full",
             len(result.fallbacks),
             cherrant.FALLBACK_CORRECTION,
             ", ".join(map(str, result.fallbacks)),
+            FULL_ANNOTATION_TASK,
         )
     return result
 
@@ -287,9 +314,19 @@ def document_proofreading(predictions, golds, origin_prompts=None) -> Scores:
     :func:`proofreading_source`). An output whose annotation would take
     upstream past its time limit is scored as ``无``, as upstream does (see
     :mod:`flawn.evals.lawbench.cherrant`); a warning names those items.
+
+    Returns:
+        ``score`` (the emulated official number), ``abstention_rate`` (0, as
+        upstream) and :data:`FULL_ANNOTATION_KEY`: the same F0.5, rounded
+        alike, with every output annotated in full. The two are equal unless
+        the emulated timeout replaced an output.
     """
     result = _proofreading_result(predictions, golds, origin_prompts, cherrant.WORK_LIMIT)
-    return {"score": result.f05, "abstention_rate": 0.0}
+    return {
+        "score": result.f05,
+        "abstention_rate": 0.0,
+        FULL_ANNOTATION_KEY: result.full_annotation_f05,
+    }
 
 
 def _dispute_focus_tally(predictions, golds, origin_prompts) -> _Tally:

@@ -1,0 +1,330 @@
+"""``flawn analyze``: from sweeps to the report a paper is written from.
+
+One call loads one or many sweeps (run folders, sweep folders, or W&B exports
+of a runs table), compares every condition with the baseline per evaluation
+and group of runs (:mod:`flawn.analysis.compare`), and writes into ``out``:
+
+* ``report.md``: per evaluation, the paper table (Markdown) with its rule,
+  the per-task table with tests and corrections, and the plots;
+* ``tables/<evaluation>.tex`` and ``.md``: the paper tables alone;
+* ``plots/``: forest plots, delta against legal share, scaling by size,
+  training curves (PNG and PDF);
+* ``comparisons.parquet``: every score and delta with its interval and test;
+* ``tasks.parquet`` and ``examples.parquet``: the tidy rows analysed;
+* ``cards/<run_id>.md``: a run card per run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from flawn.analysis.compare import Comparison, compare
+from flawn.analysis.loading import load_examples, load_task_scores, load_wandb_export, run_folders
+
+#: Plan sources that count as legal data when computing a run's legal share.
+LEGAL_SOURCE_PREFIXES = (
+    "lawinstruct.",
+    "sample_lawinstruct.",
+    "multilegalpile",
+    "sample_mlp.",
+    "lawgpt",
+)
+_EXPORT_SUFFIXES = (".csv", ".parquet")
+#: Sizes in order of parameters, for scaling plots (unknown sizes go last).
+SIZE_ORDER = ("tiny", "small", "base", "large", "xl", "xxl")
+
+
+@dataclasses.dataclass
+class Analysis:
+    """What :func:`analyze` produced.
+
+    Attributes:
+        comparisons: Every comparison, per evaluation and group.
+        tasks: The per-task rows analysed.
+        examples: The per-example rows (None when only exports were given).
+        files: What was written, by kind.
+        markdown: The report's tables as Markdown (what the CLI prints).
+    """
+
+    comparisons: list[Comparison]
+    tasks: pd.DataFrame
+    examples: pd.DataFrame | None
+    files: dict[str, list[pathlib.Path]]
+    markdown: str
+
+
+def split_sources(sources: Sequence[str | os.PathLike]) -> tuple[list[str], list[str], list[str]]:
+    """``(folders, exports, ignored)``: exports are .csv/.parquet files; other files are ignored.
+
+    Raises:
+        FileNotFoundError: For a path that does not exist.
+    """
+    folders, exports, ignored = [], [], []
+    for source in map(os.fspath, sources):
+        path = pathlib.Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{source}: no such run folder, sweep folder or W&B export")
+        if path.is_dir():
+            folders.append(source)
+        elif path.suffix in _EXPORT_SUFFIXES:
+            exports.append(source)
+        else:
+            ignored.append(source)
+    return folders, exports, ignored
+
+
+def declared_baseline(folders: Sequence[str]) -> tuple[str, Any] | None:
+    """The baseline ``(axis, value)`` a sweep's manifest declares, if all agree on one."""
+    found = set()
+    for folder in folders:
+        # a sweep folder, or a run folder inside one (e.g. from the glob runs/demo/*)
+        for manifest in (
+            pathlib.Path(folder) / "manifest.json",
+            pathlib.Path(folder).parent / "manifest.json",
+        ):
+            if not manifest.exists():
+                continue
+            baseline = json.loads(manifest.read_text(encoding="utf-8")).get("baseline") or {}
+            found.update((k, str(v)) for k, v in baseline.items())
+            break
+    return found.pop() if len(found) == 1 else None
+
+
+def parse_baseline(text: str | None, condition: str | None, folders: Sequence[str]):
+    """``(axis, value)`` from ``--baseline [AXIS=]VALUE`` and ``--condition``, or the sweep's."""
+    if text and "=" in text:
+        axis, value = text.split("=", 1)
+        return axis, value
+    if text:
+        return condition or "mixture", text
+    declared = declared_baseline(folders)
+    if declared is None:
+        raise ValueError(
+            "no baseline: pass --baseline VALUE (a value of the condition axis, e.g. "
+            "--baseline demo.general_only) or --baseline AXIS=VALUE; sweep folders launched by "
+            "flawn record theirs in manifest.json"
+        )
+    return declared
+
+
+def legal_shares(run_dirs: Sequence[str]) -> dict[str, float]:
+    """Each run's planned share of legal examples in its final stage, by run id."""
+    out = {}
+    for folder in run_folders(run_dirs):
+        spec_path = folder / "spec.json"
+        if not spec_path.exists():
+            continue
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        stages = spec.get("stages") or []
+        if not stages:
+            continue
+        plan = folder / "stages" / stages[-1]["name"] / "plan.json"
+        if plan.exists():
+            rows = json.loads(plan.read_text(encoding="utf-8")).get("rows", [])
+            out[spec["run_id"]] = sum(
+                r.get("share", 0.0) for r in rows if r["source"].startswith(LEGAL_SOURCE_PREFIXES)
+            )
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def _by_evaluation(comparisons: Sequence[Comparison]) -> dict[str, list[Comparison]]:
+    out: dict[str, list[Comparison]] = {}
+    for comparison in comparisons:
+        out.setdefault(comparison.eval_key, []).append(comparison)
+    return out
+
+
+def comparisons_frame(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """Every comparison's scores and deltas as one tidy frame (``kind`` = score | delta)."""
+    frames = []
+    for c in comparisons:
+        for kind, frame in (("score", c.scores), ("delta", c.deltas)):
+            if frame.empty:
+                continue
+            frame = frame.assign(
+                kind=kind,
+                suite=c.suite,
+                mode=c.mode,
+                eval_key=c.eval_key,
+                baseline=c.baseline,
+                condition_axis=c.condition,
+                **{f"group.{k}": str(v) for k, v in c.group.items()},
+            )
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _plots(comparisons, tasks, folders, out: pathlib.Path, label: str) -> list[pathlib.Path]:
+    """The plots of one evaluation; each is made only where its axis varies."""
+    from flawn.analysis import plots
+
+    written = []
+    frame = comparisons_frame(comparisons)
+    deltas = frame[frame["kind"] == "delta"]
+    if deltas.empty:
+        return written
+    tasks_level = deltas[deltas["level"] == "task"].copy()
+    for key, rows in tasks_level.groupby([c for c in deltas if c.startswith("group.")] or "kind"):
+        rows = rows.assign(significant=rows["p_holm"] < 0.05) if "p_holm" in rows else rows
+        name = _slug(
+            f"forest-{label}-{'-'.join(map(str, key if isinstance(key, tuple) else (key,)))}"
+        )
+        written += plots.save_figure(plots.plot_forest(rows), out, name)
+    shares = legal_shares(folders)
+    if shares:
+        column = f"axis.{comparisons[0].condition}"
+        by_condition = (
+            tasks.assign(legal_share=tasks["run_id"].map(shares))
+            .groupby(tasks[column].astype(str))["legal_share"]
+            .mean()
+        )
+        agg = deltas[deltas["level"].isin(["group", "overall"])].copy()
+        agg["level"] = agg["level"].where(agg["level"] == "overall", "group")
+        agg["legal_share"] = agg["condition"].map(by_condition)
+        if agg["legal_share"].notna().all() and agg["condition"].nunique() > 1:
+            written += plots.save_figure(
+                plots.plot_delta_vs_share(agg), out, _slug(f"delta-vs-legal-share-{label}")
+            )
+    scores = frame[(frame["kind"] == "score") & frame["level"].isin(["group", "overall"])]
+    if "group.size" in scores and scores["group.size"].nunique() > 1:
+        rest = [c for c in scores if c.startswith("group.") and c != "group.size"]
+        if not rest or scores[rest].drop_duplicates().shape[0] == 1:
+            sizes = sorted(
+                scores["group.size"].unique(),
+                key=lambda s: SIZE_ORDER.index(s) if s in SIZE_ORDER else len(SIZE_ORDER),
+            )
+            written += plots.save_figure(
+                plots.plot_scaling(scores.rename(columns={"group.size": "size"}), sizes),
+                out,
+                _slug(f"scaling-{label}"),
+            )
+    return written
+
+
+def analyze(
+    sources: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    baseline: str | None = None,
+    condition: str | None = None,
+    suite: str | None = None,
+    mode: str | None = None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    plots: bool = True,
+    cards: bool = True,
+) -> Analysis:
+    """Loads sweeps, compares conditions with the baseline, and writes the report.
+
+    Args:
+        sources: Run folders, sweep folders or W&B exports (.csv/.parquet);
+            other files (e.g. a sweep's report.md caught by a glob) are ignored.
+        out: The output folder.
+        baseline: ``VALUE`` of the condition axis or ``AXIS=VALUE``; default:
+            the baseline the sweep's manifest declares.
+        condition: The condition axis (default: the baseline's axis, or ``mixture``).
+        suite: Only this suite.
+        mode: Only this scoring mode.
+        n_resamples: Bootstrap resamples.
+        level: Confidence level.
+        seed: Resampling seed.
+        plots: Whether to draw the plots.
+        cards: Whether to write run cards.
+
+    Returns:
+        The :class:`Analysis`.
+    """
+    from flawn.analysis import tables
+    from flawn.analysis.cards import log_card_to_wandb, run_card
+
+    folders, exports, ignored = split_sources(sources)
+    axis, value = parse_baseline(baseline, condition, folders)
+    frames = [load_wandb_export(e) for e in exports]
+    examples = None
+    if folders:
+        frames.append(load_task_scores(folders, suite, mode))
+        examples = load_examples(folders, suite, mode)
+    task_rows = pd.concat(frames, ignore_index=True)
+    if suite:
+        task_rows = task_rows[task_rows["suite"] == suite]
+    if mode:
+        task_rows = task_rows[task_rows["mode"] == mode]
+    comparisons = compare(task_rows, examples, axis, value, n_resamples, level, seed)
+    out = pathlib.Path(out)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[pathlib.Path]] = {"tables": [], "plots": [], "cards": [], "data": []}
+    sections, printed = [], []
+    for key, group in _by_evaluation(comparisons).items():
+        label = _slug(f"{group[0].suite}.{group[0].mode}.{key}")
+        markdown = tables.markdown_table(group)
+        printed.append(f"{group[0].suite} · {group[0].mode}\n\n{markdown}")
+        (out / "tables" / f"{label}.md").write_text(markdown + "\n", encoding="utf-8")
+        (out / "tables" / f"{label}.tex").write_text(
+            tables.latex_table(group, label=f"tab:{label}"), encoding="utf-8"
+        )
+        files["tables"] += [out / "tables" / f"{label}.md", out / "tables" / f"{label}.tex"]
+        body = [markdown]
+        for comparison in group:
+            body += [f"Per task, {comparison.title}:", "", tables.task_table(comparison)]
+        if plots and folders:
+            written = _plots(
+                group, task_rows[task_rows["eval_key"] == key], folders, out / "plots", label
+            )
+            files["plots"] += written
+            body += [f"![{p.stem}](plots/{p.name})" for p in written if p.suffix == ".png"]
+        sections.append((f"{group[0].suite} · {group[0].mode}", "\n\n".join(body)))
+    if plots and folders:
+        from flawn.analysis import curves
+        from flawn.analysis import plots as plotting
+
+        try:
+            loss = curves.load_curves(folders, metrics=["loss"])
+        except FileNotFoundError:
+            loss = None
+        if loss is not None and len(loss):
+            written = plotting.save_figure(
+                plotting.plot_training_curves(loss), out / "plots", "training-loss"
+            )
+            files["plots"] += written
+            sections.append(("Training curves", "![training loss](plots/training-loss.png)"))
+    if ignored:
+        sections.append(("Ignored inputs", "Not run folders or W&B exports: " + ", ".join(ignored)))
+    comparisons_frame(comparisons).to_parquet(out / "comparisons.parquet", index=False)
+    task_rows.drop(columns=["axes"], errors="ignore").astype({"eval_settings": str}).to_parquet(
+        out / "tasks.parquet", index=False
+    )
+    files["data"] += [out / "comparisons.parquet", out / "tasks.parquet"]
+    if examples is not None:
+        examples.to_parquet(out / "examples.parquet", index=False)
+        files["data"].append(out / "examples.parquet")
+    if cards and folders:
+        (out / "cards").mkdir(exist_ok=True)
+        for folder in run_folders(folders):
+            if not (folder / "spec.json").exists():
+                continue
+            run_id = json.loads((folder / "spec.json").read_text(encoding="utf-8"))["run_id"]
+            mine_tasks = task_rows[task_rows["run_id"] == run_id]
+            mine_examples = examples[examples["run_id"] == run_id] if examples is not None else None
+            path = out / "cards" / f"{run_id}.md"
+            path.write_text(
+                run_card(folder, mine_tasks, mine_examples, n_resamples), encoding="utf-8"
+            )
+            log_card_to_wandb(folder, path)
+            files["cards"].append(path)
+    from flawn.analysis.report import write_report
+
+    report = write_report(out / "report.md", "Analysis", sections)
+    files["report"] = [report]
+    return Analysis(comparisons, task_rows, examples, files, "\n\n".join(printed))

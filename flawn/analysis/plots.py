@@ -1,0 +1,272 @@
+"""Figures of deltas, scaling and training curves, from tidy frames.
+
+Every function returns a :class:`matplotlib.figure.Figure`; :func:`save_figure`
+writes it as PNG and PDF. Figures are made without pyplot, on the Agg canvas,
+so nothing here touches matplotlib's global backend or figure registry (safe
+in scripts, tests and notebooks alike). This module imports neither TensorFlow
+nor JAX.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from flawn.analysis.curves import stage_boundaries
+
+#: Resolution of the PNG files written by :func:`save_figure`.
+PNG_DPI = 150
+#: Label of the row averaging all tasks, in delta and score frames.
+OVERALL = "overall"
+#: Inches per task row of a forest plot, and the tallest forest plot (160 tasks fit).
+_FOREST_ROW_INCHES = 0.17
+_FOREST_MAX_INCHES = 30.0
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)  # Agg explicitly: no pyplot, no global backend state
+    return fig
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; has {list(frame.columns)}")
+
+
+def _check_unique(frame: pd.DataFrame, keys: list[str], where: str) -> None:
+    # One point per key: averaging seeds (and their intervals) is the caller's decision.
+    if frame.duplicated(keys).any():
+        raise ValueError(f"{where}: several rows per {keys}; aggregate them (e.g. seeds) first")
+
+
+def _error(frame: pd.DataFrame, value: str) -> np.ndarray | None:
+    """Error bar lengths below and above ``value`` from ``lo``/``hi``, if present."""
+    if not {"lo", "hi"} <= set(frame.columns):
+        return None
+    return np.vstack([frame[value] - frame["lo"], frame["hi"] - frame[value]]).astype(float)
+
+
+def _baseline(frame: pd.DataFrame) -> str:
+    if "baseline" not in frame.columns:
+        return "baseline"
+    return ", ".join(map(str, dict.fromkeys(frame["baseline"].dropna())))
+
+
+def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str) -> list[pathlib.Path]:
+    """Writes ``<name>.png`` (150 dpi) and ``<name>.pdf`` into ``out_dir`` (made if needed).
+
+    Returns:
+        The two paths, PNG first.
+    """
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png, pdf = out / f"{name}.png", out / f"{name}.pdf"
+    fig.savefig(png, dpi=PNG_DPI)
+    # No creation date: the same figure gives the same PDF bytes.
+    fig.savefig(pdf, metadata={"CreationDate": None})
+    return [png, pdf]
+
+
+def plot_delta_vs_share(deltas: pd.DataFrame, share_column: str = "legal_share") -> Figure:
+    """Δ vs baseline against the legal share of the mixture, per category and overall.
+
+    Args:
+        deltas: Columns ``level`` (``group`` or ``overall``), ``name``
+            (category, or ``overall``), ``condition``, ``delta``, ``lo``, ``hi``
+            and ``share_column`` (0-1 per condition); optional ``baseline``.
+        share_column: The column holding each condition's legal share.
+
+    Returns:
+        One line with error bars per category, and a thicker one overall.
+    """
+    _require(deltas, ["level", "name", "condition", "delta", "lo", "hi", share_column], "deltas")
+    fig = _figure(7, 4.5)
+    ax = fig.add_subplot()
+    ax.axhline(0, color="grey", linewidth=0.8)
+    groups = deltas[deltas["level"] == "group"]
+    for i, (name, rows) in enumerate(groups.groupby("name", sort=False)):
+        _share_line(ax, rows, share_column, label=str(name), color=f"C{i}", linewidth=1.2)
+    overall = deltas[deltas["level"] == "overall"]
+    if not overall.empty:
+        _share_line(ax, overall, share_column, label=OVERALL, color="black", linewidth=2.8)
+    baseline = _baseline(deltas)
+    ax.set_xlabel("legal share of the mixture (%)")
+    ax.set_ylabel(f"Δ score vs {baseline}")
+    ax.set_title(f"Score difference to {baseline} by legal share")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _share_line(ax, rows: pd.DataFrame, share_column: str, **style) -> None:
+    rows = rows.sort_values(share_column)
+    ax.errorbar(
+        rows[share_column] * 100,
+        rows["delta"],
+        yerr=_error(rows, "delta"),
+        marker="o",
+        markersize=4,
+        capsize=3,
+        **style,
+    )
+
+
+def plot_scaling(scores: pd.DataFrame, size_order: Sequence[str]) -> Figure:
+    """Score against model size, one line per condition, one panel per category.
+
+    Args:
+        scores: Columns ``size``, ``condition``, ``name`` (category, or
+            ``overall``) and ``score``; optional ``lo`` and ``hi``. One row
+            per (name, condition, size).
+        size_order: The sizes, smallest first; the x axis, evenly spaced.
+
+    Returns:
+        Small multiples sharing the y axis, ``overall`` first.
+
+    Raises:
+        ValueError: If a size is not in ``size_order`` or a point has several rows.
+    """
+    _require(scores, ["size", "condition", "name", "score"], "scores")
+    _check_unique(scores, ["name", "condition", "size"], "scores")
+    position = {size: i for i, size in enumerate(size_order)}
+    unknown = sorted(set(scores["size"]) - set(position), key=str)
+    if unknown:
+        raise ValueError(f"scores: size(s) {unknown} not in size_order {list(size_order)}")
+    names = list(dict.fromkeys(scores["name"]))
+    names.sort(key=lambda n: n != OVERALL)  # stable: overall first, then as given
+    colors = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(scores["condition"]))}
+    cols = min(len(names), 4)
+    rows = -(-len(names) // cols)
+    fig = _figure(3.2 * cols + 0.8, 2.8 * rows + 0.6)
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(names) :]:
+        fig.delaxes(ax)
+    for ax, name in zip(axes, names, strict=False):
+        panel = scores[scores["name"] == name]
+        for condition, points in panel.groupby("condition", sort=False):
+            points = points.assign(x=points["size"].map(position)).sort_values("x")
+            ax.errorbar(
+                points["x"],
+                points["score"],
+                yerr=_error(points, "score"),
+                marker="o",
+                markersize=4,
+                capsize=3,
+                color=colors[condition],
+                label=str(condition),
+            )
+        ax.set_xticks(range(len(size_order)), [str(s) for s in size_order])
+        ax.set_title(str(name))
+        ax.set_xlabel("model size")
+    for ax in axes[: len(names) : cols]:
+        ax.set_ylabel("score")
+    axes[0].legend(fontsize="small")
+    fig.suptitle("Score by model size")
+    return fig
+
+
+def plot_forest(deltas: pd.DataFrame) -> Figure:
+    """Per-task Δ with intervals, tasks as rows sorted by Δ, one panel per condition.
+
+    Args:
+        deltas: Columns ``name`` (task), ``delta``, ``lo``, ``hi``; optional
+            ``significant`` (bool, after multiple-testing correction),
+            ``condition`` and ``baseline``. One row per (condition, task).
+
+    Returns:
+        Rows ordered by the mean Δ over conditions (largest on top), the same
+        in every panel, and a shared x axis, so panels compare; significant
+        tasks in red, the others hollow grey.
+    """
+    _require(deltas, ["name", "delta", "lo", "hi"], "deltas")
+    if "condition" not in deltas.columns:
+        deltas = deltas.assign(condition="Δ per task")
+    _check_unique(deltas, ["condition", "name"], "deltas")
+    order = deltas.groupby("name", sort=False)["delta"].mean().sort_values(kind="stable")
+    row = {name: i for i, name in enumerate(order.index)}
+    conditions = list(dict.fromkeys(deltas["condition"]))
+    height = min(_FOREST_MAX_INCHES, max(2.5, 1.2 + _FOREST_ROW_INCHES * len(row)))
+    fig = _figure(1.5 + 3.5 * len(conditions), height)
+    axes = fig.subplots(1, len(conditions), sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, condition in zip(axes, conditions, strict=True):
+        panel = deltas[deltas["condition"] == condition]
+        significant = panel["significant"].eq(True) if "significant" in panel else None
+        if significant is None:
+            _forest_points(ax, panel, row, color="C0", label=None)
+        else:
+            _forest_points(ax, panel[significant], row, color="C3", label="significant")
+            _forest_points(ax, panel[~significant], row, color="grey", label="not significant")
+        ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
+        ax.set_title(str(condition))
+        ax.set_xlabel(f"Δ vs {_baseline(deltas)}")
+    axes[0].set_yticks(range(len(row)), [str(n) for n in row])
+    axes[0].tick_params(axis="y", labelsize=8 if len(row) <= 60 else 6)
+    axes[0].set_ylim(-0.7, len(row) - 0.3)
+    if "significant" in deltas.columns:
+        axes[0].legend(fontsize="small", loc="lower right")
+    fig.suptitle(f"Per-task Δ vs {_baseline(deltas)} ({len(row)} tasks)")
+    return fig
+
+
+def _forest_points(ax, rows: pd.DataFrame, row: dict, color: str, label: str | None) -> None:
+    if rows.empty:
+        return
+    ax.errorbar(
+        rows["delta"],
+        rows["name"].map(row),
+        xerr=_error(rows, "delta"),
+        fmt="o",
+        markersize=3.5,
+        color=color,
+        # Hollow markers for the tasks whose difference is not significant.
+        markerfacecolor="white" if label == "not significant" else color,
+        elinewidth=1,
+        label=label,
+    )
+
+
+def plot_training_curves(
+    curves: pd.DataFrame, metric: str = "loss", by: str = "run_name"
+) -> Figure:
+    """One metric against the global step, one line per run.
+
+    Args:
+        curves: A :func:`flawn.analysis.curves.load_curves` frame.
+        metric: The metric to plot, e.g. ``loss`` or ``eval/sample/mean``.
+        by: The column naming and coloring the lines; runs that share a
+            value (e.g. seeds, with ``by="axis.mixture"``) share a color and
+            a legend entry.
+
+    Returns:
+        The curves, with dashed vertical lines where later stages start.
+
+    Raises:
+        ValueError: If no row has ``metric``, listing the metrics there are.
+    """
+    needed = ["run_id", "global_step", "step", "stage_index", "metric", "value", by]
+    _require(curves, needed, "curves")
+    rows = curves[curves["metric"] == metric]
+    if rows.empty:
+        found = sorted(set(curves["metric"]))
+        raise ValueError(f"curves: no metric {metric!r}; found {found}")
+    fig = _figure(7, 4.5)
+    ax = fig.add_subplot()
+    for i, (key, group) in enumerate(rows.groupby(by, sort=False)):
+        for j, (_, run) in enumerate(group.groupby("run_id", sort=False)):
+            run = run.sort_values("global_step")
+            label = str(key) if j == 0 else f"_{key}"  # one legend entry per value of `by`
+            ax.plot(run["global_step"], run["value"], color=f"C{i}", linewidth=1.2, label=label)
+    for boundary in stage_boundaries(rows):
+        ax.axvline(boundary, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("step (all stages)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} during training")
+    ax.legend(fontsize="small", title=by)
+    return fig
