@@ -6,7 +6,7 @@ STAMP := $(VENV)/.flawn-installed
 # pytest workers for `make test`; each takes whole test files, so a file's tests run in order.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test lint format constraints clean-runs help
+.PHONY: demo test lint format constraints clean-runs help browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +20,16 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 demo: $(STAMP)  ## run the demo sweep: two mixtures, tiny T5, eval, delta table
 	$(BIN)/flawn demo
 
-test: $(STAMP)  ## run lint and the test suite
+# The web UI's test drives Debian's Chromium; installed here when missing (as root or with
+# passwordless sudo), otherwise that one test is skipped and says why.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+
+browser:  ## install Debian's chromium and chromium-driver if missing (for the web UI test)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; } \
+	  >/dev/null 2>&1 || echo "chromium not installed: tests/test_serve_browser.py will be skipped"
+
+test: $(STAMP) browser  ## run lint and the test suite
 	$(BIN)/ruff check flawn tests mixtures experiments analysis bench
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 

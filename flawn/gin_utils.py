@@ -6,6 +6,7 @@ import ast
 import difflib
 import inspect
 import os
+import pathlib
 import re
 import tokenize
 from collections.abc import Sequence
@@ -36,6 +37,29 @@ def flag_to_binding(key: str, value: str) -> str:
         return f"{key} = {stripped}"
     except (ValueError, SyntaxError):
         return f"{key} = {stripped!r}"
+
+
+_POLICY_BINDING = re.compile(r"bad_record_policy\.policy\s*=\s*['\"](\w+)['\"]")
+
+
+def policy_in_gin(texts: Sequence[str], files: Sequence[str]) -> str | None:
+    """The ``bad_record_policy.policy`` bound in binding texts or gin/experiment files, if any.
+
+    The ``flawn`` command exports it as ``FLAWN_BAD_RECORD_POLICY`` before
+    sources are registered, which happens before gin files are parsed.
+    """
+    found = None
+    for text in texts:
+        match = _POLICY_BINDING.search(text)
+        found = match.group(1) if match else found
+    for name in files:
+        try:
+            text = pathlib.Path(resolve_gin_file(name)).read_text(encoding="utf-8")
+        except (OSError, ValueError, ConfigError):
+            continue
+        match = _POLICY_BINDING.search(text)
+        found = match.group(1) if match else found
+    return found
 
 
 def split_gin_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:

@@ -9,6 +9,8 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # Small shuffle buffers (also in the subprocesses tests start): a pipeline's first batch
 # then takes about 2 s instead of 6, and the suite trains many short runs.
 os.environ.setdefault("FLAWN_SHUFFLE_BUFFER_SIZE", "64")
+# Record counts are cached per user; tests keep theirs apart (flawn.sources.counting).
+os.environ.setdefault("FLAWN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="flawn-cache-"))
 
 import pathlib
 

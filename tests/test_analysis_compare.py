@@ -9,6 +9,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from flawn.analysis import stats
+from flawn.analysis.analyze import analyze
 from flawn.analysis.compare import Comparison, compare
 from flawn.analysis.loading import load_examples, load_task_scores, load_wandb_export
 from flawn.analysis.rules import AggregationRule, read_rules, rule_for_suite
@@ -54,6 +55,8 @@ def test_legalbench_rule_categories_overall_views_and_rule_qa():
     assert out[("view", "held_out")] == pytest.approx(held_out)
     text = rule.describe()
     assert "rule_qa is left out" in text and "held_out" in text
+    lawbench = rule_for_suite("lawbench.zero_shot").describe()
+    assert "2-1 is approximate" in lawbench and "0.0021" in lawbench
     extended = rule.views[0].extended(["abercrombie"])
     assert extended.matches("abercrombie") and not rule.views[0].matches("abercrombie")
 
@@ -153,6 +156,22 @@ def test_compare_aggregates_by_the_rule_with_paired_intervals_and_corrected_test
     assert task_rows["p_holm"].to_numpy() == pytest.approx(multipletests(p, method="holm")[1])
     assert task_rows["p_bh"].to_numpy() == pytest.approx(multipletests(p, method="fdr_bh")[1])
     assert any("2 seed(s) per condition" in n for n in comparison.notes)
+    # the spread of the seeds' own scores, beside the combined interval
+    overall_scores = comparison.scores.set_index(["condition", "level", "name"])
+    seeds = [
+        100 * rule.aggregate(rows.set_index("task")["score"])[("overall", "overall")]
+        for _, rows in tasks[tasks["mixture"] == "legal"].groupby("seed")
+    ]
+    assert overall_scores.loc[("legal", "overall", "overall"), "seed_sd"] == pytest.approx(
+        np.std(seeds, ddof=1)
+    )
+
+
+def test_a_named_run_can_be_the_baseline(two_seed_sweep):
+    tasks, examples = load_task_scores([two_seed_sweep]), load_examples([two_seed_sweep])
+    (comparison,) = compare(tasks, examples, "run_name", "general/s0", n_resamples=100)
+    assert set(comparison.deltas["condition"]) == {"general/s1", "legal/s0", "legal/s1"}
+    assert (comparison.scores["n_seeds"] == 1).all()
 
 
 def test_seed_spread_widens_the_interval(tmp_path):
@@ -293,3 +312,81 @@ def test_simulated_sweep_recovers_the_true_gain(tmp_path):
     )
     overall = comparison.deltas.set_index(["level", "name"]).loc[("overall", "overall")]
     assert overall["lo"] <= 0.1 <= overall["hi"]  # no rule for `sim`: plain mean, scale 1
+
+
+CARD_TO_WANDB = """
+import json, pathlib, sys
+from flawn.analysis.cards import log_card_to_wandb
+from flawn.train.wandb_offline import read_offline_run
+
+run = pathlib.Path(sys.argv[1])
+card = run / "card.md"
+first = log_card_to_wandb(run, card)
+again = log_card_to_wandb(run, card)  # unchanged: not logged twice
+(found,) = sorted((run / "wandb").glob("offline-run-*"))
+logged = read_offline_run(found)
+print(json.dumps({"first": first, "again": again, "artifacts": logged.artifacts,
+                  "config": logged.config}))
+"""
+
+
+def test_run_card_lists_plan_counts_and_scores_and_goes_to_wandb(two_seed_sweep, tmp_path):
+    import subprocess
+    import sys
+
+    from flawn.analysis.cards import run_card
+
+    run = two_seed_sweep / "legal-0"
+    stage = run / "stages" / "finetune"
+    stage.mkdir(parents=True)
+    spec = json.loads((run / "spec.json").read_text())
+    spec["stages"] = [{"name": "finetune", "mixture": "legal", "steps": 10, "init": "scratch"}]
+    (run / "spec.json").write_text(json.dumps(spec))
+    plan = {"rows": [{"source": "sample_lawinstruct.a", "share": 0.25, "num_examples": 100,
+                      "epochs": 1.5}]}  # fmt: skip
+    (stage / "plan.json").write_text(json.dumps(plan))
+    (stage / "data_counts.json").write_text(
+        json.dumps({"sources": {"sample_lawinstruct.a": {"drawn": 26, "drawn_share": 0.26}}})
+    )
+    (stage / "bad_records.json").write_text(
+        json.dumps({"a-0.jsonl.xz": {"read": 30, "kept": 26, "skipped": {"bad_json": 4}}})
+    )
+    card = run_card(run, n_resamples=200)
+    assert "| sample_lawinstruct.a | 0.2500 | 100 | 1.50 | 26 | 0.2600 |" in card
+    assert "| a-0.jsonl.xz | 30 | 26 | bad_json: 4 |" in card
+    assert "| overall | overall |" in card and "held_out" in card
+    assert "data fingerprint" in card and "config hash" in card
+    (run / "card.md").write_text(card)
+    (run / "wandb").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", CARD_TO_WANDB, str(run)],
+        capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["first"] and result["again"] is None
+    assert result["artifacts"] == [["run_card", "run_card", ["card.md"]]]
+    assert result["config"]["axis.mixture"] == "legal"
+
+
+def test_a_decontamination_report_moves_tasks_out_of_the_held_out_view(two_seed_sweep, tmp_path):
+    report = tmp_path / "contamination.tsv"
+    report.write_text(
+        "benchmark\ttask\tsource\titems_overlapped\titems\tshare\n"
+        "legalbench\tabercrombie\t*\t3\t60\t0.05\n"
+        "legalbench\thearsay\t*\t0\t60\t0.0\n"
+    )
+    out = analyze(
+        [two_seed_sweep], tmp_path / "b", n_resamples=50, plots=False, cards=False,
+        contamination=[report],
+    )  # fmt: skip
+    (comparison,) = out.comparisons
+    views = comparison.rule.views[0]
+    assert views.matches("abercrombie") and not views.matches("hearsay")
+    scores = comparison.scores.set_index(["condition", "level", "name"])["score"]
+    tasks = out.tasks[out.tasks["mixture"] == "general"].groupby("task")["score"].mean()
+    held_out = (tasks["corporate_lobbying"] + tasks["citation_prediction_classification"]
+                + tasks["hearsay"] + tasks["consumer_contracts_qa"]
+                + tasks["canada_tax_court_outcomes"]) / 5  # fmt: skip
+    assert scores[("general", "view", "held_out")] == pytest.approx(100 * held_out)

@@ -191,9 +191,13 @@ def _plots(comparisons, tasks, folders, out: pathlib.Path, label: str) -> list[p
             .mean()
         )
         agg = deltas[deltas["level"].isin(["group", "overall"])].copy()
-        agg["level"] = agg["level"].where(agg["level"] == "overall", "group")
+        # the baseline is the point (its share, 0) every line starts from
+        base = agg.drop_duplicates(["level", "name"]).assign(
+            condition=comparisons[0].baseline, delta=0.0, lo=0.0, hi=0.0
+        )
+        agg = pd.concat([base, agg], ignore_index=True)
         agg["legal_share"] = agg["condition"].map(by_condition)
-        if agg["legal_share"].notna().all() and agg["condition"].nunique() > 1:
+        if agg["legal_share"].notna().all() and agg["legal_share"].nunique() > 1:
             written += plots.save_figure(
                 plots.plot_delta_vs_share(agg), out, _slug(f"delta-vs-legal-share-{label}")
             )
@@ -213,6 +217,22 @@ def _plots(comparisons, tasks, folders, out: pathlib.Path, label: str) -> list[p
     return written
 
 
+def _contamination_rules(task_rows: pd.DataFrame, reports: Sequence) -> dict:
+    """Each suite's rule with the reports' overlapping tasks moved out of its held-out view."""
+    if not reports:
+        return {}
+    from flawn.analysis.rules import rule_for_suite, with_extended_views
+    from flawn.quality.report import contaminated_tasks
+
+    tasks = sorted({t for report in reports for t in contaminated_tasks(report)})
+    out = {}
+    for suite in task_rows["suite"].astype(str).unique():
+        rule = rule_for_suite(suite)
+        if any(v.complement for v in rule.views):
+            out[suite] = with_extended_views(rule, tasks)
+    return out
+
+
 def analyze(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -225,6 +245,7 @@ def analyze(
     seed: int = 0,
     plots: bool = True,
     cards: bool = True,
+    contamination: Sequence[str | os.PathLike] = (),
 ) -> Analysis:
     """Loads sweeps, compares conditions with the baseline, and writes the report.
 
@@ -242,6 +263,9 @@ def analyze(
         seed: Resampling seed.
         plots: Whether to draw the plots.
         cards: Whether to write run cards.
+        contamination: Decontamination reports of ``flawn data clean``: the
+            benchmark tasks they found overlapping join the LegalBench view of
+            tasks the training data has seen, leaving the held-out view.
 
     Returns:
         The :class:`Analysis`.
@@ -261,7 +285,8 @@ def analyze(
         task_rows = task_rows[task_rows["suite"] == suite]
     if mode:
         task_rows = task_rows[task_rows["mode"] == mode]
-    comparisons = compare(task_rows, examples, axis, value, n_resamples, level, seed)
+    rules = _contamination_rules(task_rows, contamination)
+    comparisons = compare(task_rows, examples, axis, value, n_resamples, level, seed, rules)
     out = pathlib.Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     files: dict[str, list[pathlib.Path]] = {"tables": [], "plots": [], "cards": [], "data": []}

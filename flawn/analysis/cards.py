@@ -172,6 +172,9 @@ def run_card(
         if not plan:
             lines.append("| (no plan.json: the stage has not started) | | | | | |")
         bad = _json(folder / BAD_RECORDS_FILE)
+        if bad and "files" in bad:  # {"policy": ..., "files": {...}}
+            lines += ["", f"Bad-record policy: `{bad.get('policy')}`."]
+            bad = bad["files"]
         lines.append("")
         if bad:
             lines += ["| file | read | kept | skipped (by reason) |", "|---|---:|---:|---|"]

@@ -26,7 +26,7 @@ seed. Within it:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ import pandas as pd
 
 from flawn.analysis import stats
 from flawn.analysis.rules import AggregationRule, rule_for_suite
+
+#: Columns naming single runs: a baseline given by one of them is that run alone.
+RUN_COLUMNS = ("run_id", "run_name")
 
 #: Metrics whose task score is the mean over gold classes of per-class accuracy.
 STRATIFIED_METRICS = frozenset({"balanced_accuracy"})
@@ -53,7 +56,8 @@ class Comparison:
         baseline: The baseline's value on it.
         rule: The benchmark's aggregation rule.
         scores: One row per condition x (level, name): ``score``, ``lo``, ``hi``
-            (the condition's own interval), ``n_seeds``; levels are ``task``,
+            (the condition's own interval), ``n_seeds``, ``seed_sd`` (standard
+            deviation of its seeds' scores); levels are ``task``,
             ``group``, ``overall`` and ``view``. Scores are on the rule's scale.
         deltas: One row per non-baseline condition x (level, name): ``score``,
             ``baseline_score``, ``delta``, ``lo``, ``hi``; for tasks also
@@ -189,6 +193,7 @@ def compare(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    rules: Mapping[str, AggregationRule] | None = None,
 ) -> list[Comparison]:
     """Compares every condition with the baseline, per evaluation and group of runs.
 
@@ -196,11 +201,14 @@ def compare(
         tasks: Per-task rows (:func:`flawn.analysis.loading.load_task_scores`).
         examples: Per-example rows (:func:`flawn.analysis.loading.load_examples`),
             or None for point estimates only (e.g. from a W&B export).
-        condition: The condition axis (e.g. ``mixture``).
+        condition: The condition axis (e.g. ``mixture``), or ``run_name`` /
+            ``run_id`` to compare every run with one named run.
         baseline: The baseline's value on it (compared as text).
         n_resamples: Bootstrap resamples.
         level: Confidence level of the intervals.
         seed: Seed of the resampling.
+        rules: Aggregation rules by suite that replace the declared ones
+            (e.g. a view extended by a decontamination report).
 
     Returns:
         One :class:`Comparison` per evaluation and group that has the baseline.
@@ -209,10 +217,16 @@ def compare(
         KeyError: If no group has the baseline, listing the conditions found.
     """
     column = _axis_column(tasks, condition)
-    seed_column = _axis_column(tasks, "seed") if "axis.seed" in tasks or "seed" in tasks else None
-    group_columns = sorted(
-        c for c in tasks.columns if c.startswith("axis.") and c not in (column, seed_column)
-    )
+    if column in RUN_COLUMNS:
+        # The baseline is one named run: every other run is a condition of its own.
+        seed_column, group_columns = None, []
+    else:
+        seed_column = (
+            _axis_column(tasks, "seed") if "axis.seed" in tasks or "seed" in tasks else None
+        )
+        group_columns = sorted(
+            c for c in tasks.columns if c.startswith("axis.") and c not in (column, seed_column)
+        )
     tasks = _as_text(tasks, [column, *group_columns] + ([seed_column] if seed_column else []))
     tasks = tasks[tasks["run_id"].notna()]
     baseline = str(baseline)
@@ -244,6 +258,7 @@ def compare(
                     n_resamples,
                     level,
                     seed,
+                    rules or {},
                 )
             )
     if not out:
@@ -262,9 +277,10 @@ def _compare_group(
     n_resamples: int,
     level: float,
     seed: int,
+    rules: Mapping[str, AggregationRule],
 ) -> Comparison:
     first = group.iloc[0]
-    rule = rule_for_suite(str(first["suite"]))
+    rule = rules.get(str(first["suite"])) or rule_for_suite(str(first["suite"]))
     notes: list[str] = []
     runs = _runs_of(group, column, seed_column)
     conditions = [baseline] + [c for c in runs if c != baseline]
@@ -340,6 +356,7 @@ def _compare_group(
             lo = hi = np.full(len(conditions), np.nan)
             dlo = dhi = np.full(len(conditions) - 1, np.nan)
         for ci, cond in enumerate(conditions):
+            per_seed = point_runs[li, seeds_of[ci]]
             score_rows.append(
                 {
                     "condition": cond,
@@ -349,6 +366,9 @@ def _compare_group(
                     "lo": lo[ci] * alpha_scale,
                     "hi": hi[ci] * alpha_scale,
                     "n_seeds": len(seeds_of[ci]),
+                    # the spread of the seeds' own scores (NaN for one seed)
+                    "seed_sd": (per_seed.std(ddof=1) if len(per_seed) > 1 else np.nan)
+                    * alpha_scale,
                 }
             )
             if ci == 0:

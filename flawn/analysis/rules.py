@@ -74,6 +74,7 @@ class AggregationRule:
         scale: Factor printing scores the way the benchmark publishes them (100 for points).
         excluded: Tasks never averaged, with the reason.
         views: Named task subsets reported beside the all-task view.
+        note: What a reader of every table of this benchmark must know.
         source: The file the rule was read from.
     """
 
@@ -86,6 +87,7 @@ class AggregationRule:
     scale: float = 1.0
     excluded: Mapping[str, str] = dataclasses.field(default_factory=dict)
     views: tuple[View, ...] = ()
+    note: str = ""
     source: str = ""
 
     def __post_init__(self):
@@ -213,6 +215,8 @@ class AggregationRule:
                 text += f"; {view.complement}: {view.complement_description}"
             text += " (same rule within each view)."
         text += " Scores of different suites or scoring modes are never averaged together."
+        if self.note:
+            text += f" {self.note}"
         return text
 
 
@@ -228,7 +232,7 @@ def _read_task_table(path: pathlib.Path, task_column: str, group_column: str) ->
 def _rule_from_table(table: Mapping, folder: pathlib.Path, source: str) -> AggregationRule:
     known = {
         "benchmark", "suites", "group_name", "task_table", "task_column", "group_column",
-        "groups", "overall", "scale", "exclude", "views",
+        "groups", "overall", "scale", "exclude", "views", "note",
     }  # fmt: skip
     unknown = sorted(set(table) - known)
     if unknown:
@@ -265,6 +269,7 @@ def _rule_from_table(table: Mapping, folder: pathlib.Path, source: str) -> Aggre
         scale=float(table.get("scale", 1.0)),
         excluded=excluded,
         views=views,
+        note=" ".join(table.get("note", "").split()),
         source=source,
     )
 
@@ -302,6 +307,17 @@ def all_rules(evals_dir: str | pathlib.Path = EVALS_DIR) -> list[AggregationRule
                 )
             claimed[suite] = rule.source
     return rules
+
+
+def with_extended_views(rule: AggregationRule, tasks: Iterable[str]) -> AggregationRule:
+    """The rule with ``tasks`` added to every view that has a complement (the held-out split).
+
+    A decontamination report's overlapping tasks (``flawn data clean``) move
+    from the held-out view to the view of tasks the training data has seen.
+    """
+    tasks = list(tasks)
+    views = tuple(v.extended(tasks) if v.complement else v for v in rule.views)
+    return dataclasses.replace(rule, views=views)
 
 
 def plain_rule(suite: str) -> AggregationRule:

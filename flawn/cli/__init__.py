@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
+import traceback
 
 from flawn import __version__
-from flawn.cli import analysis, data, evaluate, model, sweep, train
+from flawn.cli import analysis, data, evaluate, infer, model, serve, sweep, train
 from flawn.errors import FlawnError
 
 _EPILOG = """\
@@ -31,9 +34,11 @@ examples:
   flawn analysis deltas runs/demo --baseline demo.general_only
   flawn data plan demo.general_plus_legal --steps 400 --batch-size 32
   flawn model info base --inputs 1024 --targets 256 --batch-size 128
+  flawn infer --checkpoint /tmp/flawn_run --input questions.jsonl   predictions JSONL beside it
+  flawn serve --checkpoint RUN_A --checkpoint RUN_B    web page asking two runs side by side
 """
 
-_GROUPS = (sweep, train, evaluate, analysis, data, model)
+_GROUPS = (sweep, train, evaluate, infer, serve, analysis, data, model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,12 +59,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_UNKNOWN_PROVIDER = re.compile(r"No Task or Mixture found with name '([^']+)'")
+
+
+def _report(err: Exception, verbose: bool, cause: Exception | None = None) -> int:
+    """One line for the user; the traceback only with ``--verbose``."""
+    if verbose:
+        traceback.print_exception(cause or err)
+    print(f"flawn: error: {err}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``flawn`` console command."""
     from flawn.gin_utils import split_gin_flags
 
     argv = sys.argv[1:] if argv is None else argv
     gin_files, bindings, rest = split_gin_flags(argv)
+    from flawn.gin_utils import policy_in_gin
+    from flawn.sources.policy import POLICY_ENV
+
+    # Sources registered at start-up are counted under the policy the run binds.
+    experiments = [a for a in rest if a.endswith(".gin")]
+    policy = policy_in_gin(bindings, [*gin_files, *experiments])
+    if policy and not os.environ.get(POLICY_ENV):
+        os.environ[POLICY_ENV] = policy
     parser = build_parser()
     args = parser.parse_args(rest)
     logging.basicConfig(
@@ -69,8 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, gin_files, bindings)
     except (FlawnError, FileNotFoundError) as err:
-        print(f"flawn: error: {err}", file=sys.stderr)
-        return 2
+        return _report(err, args.verbose)
+    except ValueError as err:
+        # seqio's "No Task or Mixture found": the same message, with the nearest names.
+        match = _UNKNOWN_PROVIDER.search(str(err))
+        if not match:
+            raise
+        from flawn.mixtures.validation import check_mixture_name
+
+        try:
+            check_mixture_name(match.group(1))
+        except FlawnError as named:
+            return _report(named, args.verbose, cause=err)
+        raise
     except KeyboardInterrupt:
         print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130

@@ -63,6 +63,7 @@ def _analyze_or_explain(analyze, args: argparse.Namespace):
         seed=args.seed,
         plots=not args.no_plots,
         cards=not args.no_cards,
+        contamination=args.contamination or (),
     )
 
 
@@ -103,6 +104,13 @@ def add_parsers(sub) -> None:
     analyze.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     analyze.add_argument("--no-plots", action="store_true", help="skip the plots")
     analyze.add_argument("--no-cards", action="store_true", help="skip the run cards")
+    analyze.add_argument(
+        "--contamination",
+        action="append",
+        metavar="REPORT",
+        help="a `flawn data clean` report (folder or report.json): its overlapping benchmark "
+        "tasks leave the held-out view (repeatable)",
+    )
     analyze.set_defaults(handler=_cmd_analyze)
 
     analysis = sub.add_parser("analysis", help="tables from evaluated runs (no TensorFlow/JAX)")

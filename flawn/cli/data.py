@@ -1,4 +1,4 @@
-"""``flawn data list|plan|inspect|cache`` and ``flawn samples write|catalog-shards``."""
+"""``flawn data list|plan|inspect|cache|clean`` and ``flawn samples write|catalog-shards``."""
 
 from __future__ import annotations
 
@@ -130,6 +130,87 @@ def _cmd_data_cache(args: argparse.Namespace, gin_files: list[str], bindings: li
     return 0
 
 
+def _cmd_data_clean(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
+    import_heavy_stack()
+    from flawn import gin_utils
+    from flawn.quality.config import (
+        CleanConfig,
+        DecontaminationConfig,
+        DedupConfig,
+        LanguageConfig,
+        LengthConfig,
+    )
+    from flawn.quality.pipeline import clean_mixture
+
+    if gin_files or bindings:  # e.g. --gin.bad_record_policy.policy='skip'
+        gin_utils.parse(gin_files, bindings)
+    benchmarks = tuple(b for b in (args.decontaminate or "").split(",") if b)
+    config = CleanConfig(
+        length=LengthConfig(
+            min_words=args.min_words,
+            max_words=args.max_words,
+            min_answer_words=args.min_answer_words,
+            max_answer_words=args.max_answer_words,
+            min_chars=args.min_chars,
+            max_chars=args.max_chars,
+        ),
+        language=LanguageConfig(
+            languages=tuple(c for c in (args.languages or "").split(",") if c),
+            field=args.language_field,
+        ),
+        decontamination=DecontaminationConfig(
+            benchmarks=benchmarks,
+            ngram=args.ngram,
+            remove=not args.keep_contaminated,
+            legalbench_dir=args.legalbench_dir,
+            legalbench_data=args.legalbench_data,
+            lawbench_dir=args.lawbench_dir,
+        ),
+        dedup=DedupConfig(
+            near=not args.exact_only,
+            threshold=args.near_threshold,
+            num_perm=args.num_perm,
+            shingle=args.shingle,
+            seed=args.seed,
+        )
+        if args.dedup
+        else None,
+        policy=args.policy,
+    )
+    result = clean_mixture(
+        args.mixture, args.out, config, name=args.name, force=args.force, progress=not args.quiet
+    )
+    report = result.report
+    if result.reused:
+        print(f"already cleaned with these inputs and settings: {result.folder} (reused)")
+    width = max(len(c["source"]) for c in report["counts"])
+    print(f"{'source':<{width}}  {'read':>8}  {'kept':>8}  removed")
+    for counts in report["counts"]:
+        removed = ", ".join(f"{k.split(':', 1)[1]} {v:,}" for k, v in counts["removed"].items())
+        print(
+            f"{counts['source']:<{width}}  {counts['read']:>8,}  {counts['kept']:>8,}  "
+            f"{removed or '-'}"
+        )
+    contamination = report.get("contamination")
+    if contamination:
+        for benchmark, tasks in contamination["contaminated_tasks"].items():
+            shown = ", ".join(tasks[:10]) + (
+                f" (+{len(tasks) - 10} more)" if len(tasks) > 10 else ""
+            )
+            print(
+                f"{benchmark}: {len(tasks)} task(s) overlap the input data{': ' if tasks else ''}"
+                f"{shown}"
+            )
+    from flawn.quality.pipeline import latest_link
+
+    print(
+        f"wrote {result.folder} (report.md, report.json); use it as mixture {report['name']!r} "
+        f"with FLAWN_MIXTURES_PATH={result.folder} "
+        f"(or {latest_link(args.out, args.mixture)}, the newest copy)"
+    )
+    return 0
+
+
 def _cmd_samples_catalog_shards(
     args: argparse.Namespace, gin_files: list[str], bindings: list[str]
 ):
@@ -200,6 +281,74 @@ def add_parsers(sub) -> None:
     cache.add_argument("--split", default="train")
     cache.add_argument("--num-shards", type=int, default=1, help="TFRecord files per task")
     cache.set_defaults(handler=_cmd_data_cache)
+    clean = data_sub.add_parser(
+        "clean",
+        help="deduplicate, decontaminate and filter a mixture into a versioned cleaned copy",
+        description="Read every source of a mixture (sources in mixture order, records in file "
+        "order) and apply, in this order: the bad-record policy, the length filter, the language "
+        "filter, decontamination against benchmark n-grams, exact and then near-duplicate "
+        "removal. Writes OUT/<mixture>-<hash>/ (the hash covers inputs and settings) with the "
+        "kept records in each source's own format, report.json, report.md, contamination.tsv "
+        "and mixture.py, which registers the copy as <mixture>.clean when the folder is listed "
+        "in FLAWN_MIXTURES_PATH.",
+    )
+    clean.add_argument("mixture", help="a registered mixture (or task)")
+    clean.add_argument(
+        "--out", default="cleaned", help="parent folder of the copy (default cleaned/)"
+    )
+    clean.add_argument("--name", help="name to register the copy as (default <mixture>.clean)")
+    clean.add_argument("--force", action="store_true", help="rewrite an existing copy")
+    clean.add_argument("--quiet", action="store_true", help="no progress bars")
+    clean.add_argument(
+        "--policy", choices=("error", "skip"), help="bad-record policy (default: gin's, error)"
+    )
+    dedup = clean.add_argument_group("deduplication")
+    dedup.add_argument("--dedup", action="store_true", help="remove exact and near duplicates")
+    dedup.add_argument("--exact-only", action="store_true", help="only exact duplicates")
+    dedup.add_argument(
+        "--near-threshold", type=float, default=0.8, help="Jaccard threshold (default 0.8)"
+    )
+    dedup.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (128)")
+    dedup.add_argument("--shingle", type=int, default=5, help="words per shingle (default 5)")
+    dedup.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
+    contamination = clean.add_argument_group("decontamination")
+    contamination.add_argument(
+        "--decontaminate",
+        metavar="BENCHMARKS",
+        help="comma-separated: legalbench,lawbench",
+    )
+    contamination.add_argument(
+        "--ngram", type=int, default=13, help="tokens per n-gram (words; CJK characters) (13)"
+    )
+    contamination.add_argument(
+        "--keep-contaminated", action="store_true", help="report overlaps but keep the examples"
+    )
+    contamination.add_argument(
+        "--legalbench-dir", help="LegalBench checkout (default FLAWN_LEGALBENCH_DIR or shared data)"
+    )
+    contamination.add_argument(
+        "--legalbench-data", help="official LegalBench test rows (TSV folders or parquet)"
+    )
+    contamination.add_argument(
+        "--lawbench-dir", help="LawBench data/ folder (default FLAWN_LAWBENCH_DIR or shared data)"
+    )
+    filters = clean.add_argument_group("length and language")
+    filters.add_argument("--min-words", type=int, help="fewest words of prompt + answer")
+    filters.add_argument("--max-words", type=int, help="most words of prompt + answer")
+    filters.add_argument("--min-answer-words", type=int, help="fewest words of the answer")
+    filters.add_argument("--max-answer-words", type=int, help="most words of the answer")
+    filters.add_argument("--min-chars", type=int, help="fewest characters of prompt + answer")
+    filters.add_argument("--max-chars", type=int, help="most characters of prompt + answer")
+    filters.add_argument(
+        "--languages", help="keep only these languages, e.g. en,de,fr (fastText lid.176 codes)"
+    )
+    filters.add_argument(
+        "--language-field",
+        choices=("text", "prompt", "answer"),
+        default="text",
+        help="what the language is identified on (default: prompt and answer)",
+    )
+    clean.set_defaults(handler=_cmd_data_clean)
     shards = samples_sub.add_parser(
         "catalog-shards",
         help="synthetic LawInstruct release shards for all 148 subsets (to plan the paper sweeps)",

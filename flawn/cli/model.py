@@ -1,4 +1,4 @@
-"""``flawn model list|info|export``: the size table, parameters and FLOPs; checkpoint export."""
+"""``flawn model list|info|export|extend-vocab``: sizes, parameters, FLOPs; export; vocabularies."""
 
 from __future__ import annotations
 
@@ -77,6 +77,69 @@ def _cmd_export(args: argparse.Namespace, gin_files: list[str], bindings: list[s
     return 0
 
 
+def _cmd_extend_vocab(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
+    import os
+
+    from flawn import paths
+    from flawn.errors import FlawnError
+    from flawn.tokenizer.extension import extend_from_files
+    from flawn.tokenizer.lengths import format_lengths, measure_lengths, read_texts
+
+    if bool(args.checkpoint) != bool(args.out_checkpoint):
+        raise FlawnError("--checkpoint and --out-checkpoint go together")
+    base = args.vocab or os.environ.get("FLAWN_VOCABULARY") or str(paths.SAMPLE_VOCAB)
+    extension = extend_from_files(
+        base,
+        args.out,
+        args.terms,
+        args.train_corpus or (),
+        args.pieces,
+        args.kind,
+        word_start=args.word_start,
+    )
+    print(f"extended {base}: {len(extension.added)} new {args.kind} pieces -> {extension.model}")
+    for origin, count in sorted(extension.origins.items()):
+        print(f"  from {origin}: {count}")
+    for reason, count in sorted(extension.skipped.items()):
+        print(f"  skipped ({reason}): {count}")
+    print(
+        f"  ids: {extension.base_size} -> {extension.size} (new pieces "
+        f"{extension.first_added}..{extension.first_added + len(extension.added) - 1})"
+    )
+    sentinels = extension.sentinel_ids()
+    if sentinels:
+        (old_first, new_first), (old_last, new_last) = sentinels[0], sentinels[-1]
+        print(
+            f"  sentinels moved: <extra_id_0> {old_first} -> {new_first}, "
+            f"<extra_id_{len(sentinels) - 1}> {old_last} -> {new_last}"
+        )
+    measured = args.measure or args.train_corpus or []
+    if measured:
+        lengths = [
+            measure_lengths(
+                read_texts(p), extension.base_model, extension.model, os.path.basename(p)
+            )
+            for p in measured
+        ]
+        print("\ntokens before and after the extension:\n")
+        print(format_lengths(lengths))
+    if args.checkpoint:
+        from flawn.train.resized_checkpoint import resize_checkpoint
+
+        summary = resize_checkpoint(args.checkpoint, args.out_checkpoint, extension, args.step)
+        print(f"\nresized {summary['source']}")
+        print(
+            f"  vocabulary rows {summary['rows_before']} -> {summary['rows_after']} "
+            f"(new rows: the mean of each piece's rows in the base vocabulary)"
+        )
+        print(f"  as Hugging Face T5 with the extended spiece.model: {summary['path']}")
+        print(
+            "  a run that trains with this vocabulary (a regime with the same extension, e.g. "
+            f"lawgpt) can start from it: --gin.INIT={summary['path']}"
+        )
+    return 0
+
+
 def add_parsers(sub) -> None:
     """Adds ``model`` to the ``flawn`` command."""
     model = sub.add_parser("model", help="model sizes: parameters, FLOPs per step, memory")
@@ -122,3 +185,47 @@ def add_parsers(sub) -> None:
         help="largest safetensors file of an hf export, e.g. 2GB (default 5GB)",
     )
     export.set_defaults(handler=_cmd_export)
+    extend = actions.add_parser(
+        "extend-vocab",
+        help="add legal terms (LaWGPT) or corpus pieces to a SentencePiece vocabulary",
+        description="Appends new pieces to a SentencePiece model, as LaWGPT extends its "
+        "tokenizer with legal vocabulary: the terms of a word list (one per line) and/or the "
+        "best pieces a small unigram model learns on a corpus that the base lacks. Every old "
+        "piece keeps its id; the new pieces come before the sentinels, which move up. Writes "
+        "OUT/extended.model, extended.vocab, extension.json and a copy of the base "
+        "(base.model); prints how many tokens the --measure files (default: the corpus) take "
+        "before and after. With --checkpoint, also writes that checkpoint resized to the new "
+        "vocabulary (new rows: the mean of each new piece's rows in the base vocabulary; "
+        "sentinel rows moved) as a Hugging Face T5 folder that a stage can start from.",
+    )
+    extend.add_argument(
+        "--vocab",
+        help="the base SentencePiece model (default: $FLAWN_VOCABULARY, else the sample one)",
+    )
+    extend.add_argument("--terms", help="word list, one term per line (LaWGPT's legal_vocab.txt)")
+    extend.add_argument(
+        "--train-corpus",
+        nargs="+",
+        metavar="FILE",
+        help="JSON/JSONL/text files to learn pieces from (every string field of each record)",
+    )
+    extend.add_argument("--pieces", type=int, default=0, help="pieces to learn from the corpus")
+    extend.add_argument(
+        "--kind",
+        choices=("user_defined", "normal"),
+        default="user_defined",
+        help="user_defined: always one piece (default); normal: scored, as LaWGPT adds them",
+    )
+    extend.add_argument(
+        "--word-start",
+        action="store_true",
+        help="add each term as a word (▁term), for languages written with spaces",
+    )
+    extend.add_argument("--out", required=True, help="folder for the extended vocabulary")
+    extend.add_argument(
+        "--measure", nargs="+", metavar="FILE", help="files whose token counts to compare"
+    )
+    extend.add_argument("--checkpoint", help="a checkpoint in the base vocabulary to resize")
+    extend.add_argument("--out-checkpoint", help="folder for the resized checkpoint (HF T5)")
+    extend.add_argument("--step", type=int, help="a flawn folder's checkpoint (default: newest)")
+    extend.set_defaults(handler=_cmd_extend_vocab)

@@ -149,7 +149,15 @@ def measure_examples_per_row(
     stream = train_batches(name, lengths, batch_size, seed=seed, pack=True)
     segments = rows = 0
     for _ in range(batches):
-        batch = next(stream)
+        batch = next(stream, None)
+        if batch is None:
+            from flawn.errors import FlawnError
+
+            raise FlawnError(
+                f"{name} yields no training examples: its sources have no usable records "
+                "(under the 'skip' bad-record policy every record was skipped; fix or remove "
+                "the files, whose counts the error or bad_records.json names)"
+            )
         segments += int(batch["decoder_segment_ids"].max(axis=1).sum())
         rows += batch["decoder_segment_ids"].shape[0]
     return segments / rows

@@ -9,6 +9,8 @@ resolved gin config, data plan, realised counts, metrics and checkpoints.
       spec.json          the RunSpec: axes, stages, data fingerprint (its hash is the id)
       run.json           status: attempts, process, heartbeat, step, loss, timings, error
       stages/<name>/     one train folder per stage (config.gin, checkpoints/, metrics.jsonl, ...)
+      vocab/             the run's extended vocabulary, when its regime extends one
+                         (extended.model, extension.json, recipe.json; flawn.runs.vocabulary)
       eval/<eval_id>/    eval.json (the EvalSpec), examples.jsonl, tasks.jsonl, summary.json
       logs/attempt-N.log what each attempt printed
       t5x/               T5X gin files, launch.sh, pod.sh (the t5x backend)
@@ -200,6 +202,7 @@ class RunDir:
     T5X = "t5x"
     WANDB = "wandb"
     REQUESTED_EVALS = "evals.json"
+    VOCAB = "vocab"
 
     def __init__(self, path: PathLike):
         self.path = epath.Path(path)
@@ -241,6 +244,11 @@ class RunDir:
     def read_spec(self) -> dict[str, Any] | None:
         """The stored RunSpec as a dict, or ``None`` for a bare train folder."""
         return _read_json(self.spec_path) if self.spec_path.exists() else None
+
+    @property
+    def vocab_dir(self) -> epath.Path:
+        """The run's extended vocabulary (:mod:`flawn.runs.vocabulary`), if its regime has one."""
+        return self.path / self.VOCAB
 
     def stage(self, name: str) -> TrainDir:
         """The train folder of one stage."""

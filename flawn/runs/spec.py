@@ -82,6 +82,9 @@ class RunSpec:
         stages: The stages, in training order; the last one's model is the run's.
         data: Fingerprint of every stage's mixture (rates, example counts, files).
         model: The model's shape as the size table gives it.
+        vocabulary: The recipe of the run's extended vocabulary, when its
+            regime extends one (:class:`flawn.runs.vocabulary.VocabularyRecipe`
+            as JSON; also bound in every stage's gin, so it is in the id).
     """
 
     sweep: str
@@ -94,6 +97,7 @@ class RunSpec:
     stages: tuple[Stage, ...]
     data: Mapping[str, Any]
     model: Mapping[str, Any]
+    vocabulary: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if not self.stages:

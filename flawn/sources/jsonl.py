@@ -112,13 +112,26 @@ def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, dict | Rec
     array, each element's line number is the line where it starts.
     """
     path = os.fspath(path)
-    with open_text(path) as stream:
-        head = stream.read(4096).lstrip()
+    try:
+        with open_text(path) as stream:
+            head = stream.read(4096).lstrip()
+        if head.startswith("["):
+            with open_text(path) as stream:
+                text = stream.read()
+    except _TRUNCATION_ERRORS as err:
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        # A file too short or too damaged to tell its format: nothing in it can be read.
+        raise RecordError(
+            path, 0, "truncated_file",
+            f"the compressed stream ends early or is corrupt ({err}); "
+            "re-download or re-export this file",
+        ) from err  # fmt: skip
+    except UnicodeDecodeError as err:
+        raise RecordError(path, 1, "bad_encoding", f"not UTF-8: {err}") from err
     if not head.startswith("["):
         yield from iter_json_lines(path)
         return
-    with open_text(path) as stream:
-        text = stream.read()
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
     while True:

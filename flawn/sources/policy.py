@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import os
 import threading
 
 import gin
@@ -31,16 +32,27 @@ POLICIES = ("error", "skip")
 _LOGGED_PER_FILE = 5
 
 
+#: Environment variable giving the default policy (a gin binding overrides it).
+POLICY_ENV = "FLAWN_BAD_RECORD_POLICY"
+
+
 @gin.configurable
-def bad_record_policy(policy: str = "error") -> str:
+def bad_record_policy(policy: str | None = None) -> str:
     """The policy readers apply when none is given explicitly (bind it in gin).
 
+    Sources registered when flawn starts (e.g. ``FLAWN_LAWINSTRUCT_DIR``) are
+    counted before gin files are parsed, so the default also comes from
+    ``FLAWN_BAD_RECORD_POLICY``; the ``flawn`` command sets it from a
+    ``bad_record_policy.policy`` binding before anything is registered.
+
     Args:
-        policy: ``error`` or ``skip``.
+        policy: ``error`` or ``skip`` (default: ``$FLAWN_BAD_RECORD_POLICY``, else ``error``).
 
     Raises:
         ValueError: For any other value.
     """
+    if policy is None:
+        policy = os.environ.get(POLICY_ENV) or "error"
     if policy not in POLICIES:
         raise ValueError(f"bad_record_policy must be one of {POLICIES}, got {policy!r}")
     return policy

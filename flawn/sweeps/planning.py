@@ -121,7 +121,9 @@ def _stage_settings(stage_gin: str, mixture: str) -> StageSettings:
         raise gin_utils.explain_required(err) or ConfigError(str(err)) from err
     vocab = config.model.vocab_size
     if not vocab:
-        targets = seqio.get_mixture_or_task(mixture).output_features["targets"].vocabulary
+        # The config's mixture: a regime that extends the vocabulary trains on a variant of it.
+        name = config.mixture_or_task_name or mixture
+        targets = seqio.get_mixture_or_task(name).output_features["targets"].vocabulary
         vocab = config.model.with_vocab_size(targets.vocab_size).vocab_size
     return StageSettings(dict(config.task_feature_lengths), config.batch_size, vocab, config.pack)
 

@@ -24,10 +24,21 @@ class Regime:
             later ones to ``previous``) and optional ``bindings``
             (``{gin parameter: value}`` for this stage only).
         description: One line for plans and run cards.
+        vocabulary_extension: Extend the vocabulary before the first stage,
+            as LaWGPT does (:mod:`flawn.runs.vocabulary`): ``terms`` (a
+            one-term-per-line word list), ``corpus`` (files to learn
+            ``pieces`` new pieces from), ``pieces``, ``kind``
+            (``user_defined``, the default, or ``normal``), ``word_start``
+            (add terms as words, ``▁term``, for languages with spaces).
+            Every stage then trains with the extended vocabulary, and a stage
+            that starts from a checkpoint in the base vocabulary starts from
+            it resized.
+            ``None``, or neither terms nor a corpus: no extension.
     """
 
     stages: Sequence[Mapping[str, Any]] = gin.REQUIRED
     description: str = ""
+    vocabulary_extension: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if not self.stages:
@@ -42,3 +53,14 @@ class Regime:
             for key in ("name", "mixture", "steps"):
                 if key not in stage:
                     raise ValueError(f"Regime.stages[{number}] lacks {key!r}")
+        if self.vocabulary_extension is not None:
+            from flawn.runs.vocabulary import check_options
+
+            check_options(self.vocabulary_extension)
+
+    @property
+    def extends_vocabulary(self) -> bool:
+        """Whether the regime extends the vocabulary before its first stage."""
+        from flawn.runs.vocabulary import extension_requested
+
+        return extension_requested(self.vocabulary_extension)

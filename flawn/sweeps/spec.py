@@ -372,6 +372,7 @@ def resolve_run(
     """
     from flawn.models.sizes import get_size
     from flawn.runs.fingerprint import mixture_fingerprint
+    from flawn.runs.vocabulary import stage_bindings as vocabulary_stage_bindings
     from flawn.sweeps.regime import Regime
 
     backend = backend or sweep.backend
@@ -398,6 +399,7 @@ def resolve_run(
         gin.clear_config()
 
     fingerprints = {} if fingerprints is None else fingerprints
+    recipe = _vocabulary_recipe(regime, regime_file) if regime.extends_vocabulary else None
     stages = []
     for number, declared in enumerate(regime.stages):
         run_file = _gin_file("runs", declared.get("run", "finetune"), "run file")
@@ -411,6 +413,8 @@ def resolve_run(
             f"TRAIN_STEPS = {steps}",
             *stage_bindings,
         ]
+        if recipe is not None:
+            bindings += vocabulary_stage_bindings(recipe, mixture, bool(size.vocab_size))
         _parse_config([model_file, run_file], bindings, f"stage {declared['name']}")
         try:
             text = gin.config_str()
@@ -440,5 +444,47 @@ def resolve_run(
         backend=backend,
         stages=tuple(stages),
         data={s.mixture: fingerprints[s.mixture] for s in stages},
-        model={"size": size.name, "vocab_size": size.vocab_size, **dict(size.shape)},
+        # With an extended vocabulary the rows come from it (stage_bindings binds 0).
+        model={
+            "size": size.name,
+            "vocab_size": 0 if recipe is not None else size.vocab_size,
+            **dict(size.shape),
+        },
+        vocabulary=recipe.to_json() if recipe is not None else None,
     )
+
+
+def _vocabulary_recipe(regime, regime_file: str):
+    """The recipe of a regime's vocabulary extension, on the vocabulary its stages share.
+
+    Raises:
+        ConfigError: If a stage's mixture is unknown, the stages use different
+            vocabularies, or a file of the extension is missing.
+    """
+    import seqio
+
+    from flawn.runs.vocabulary import make_recipe
+
+    where = f"{regime_file}: Regime.vocabulary_extension"
+    vocabularies = {}
+    for declared in regime.stages:
+        mixture = str(declared["mixture"])
+        try:
+            provider = seqio.get_mixture_or_task(mixture)
+        except ValueError:
+            known = sorted(set(seqio.MixtureRegistry.names()) | set(seqio.TaskRegistry.names()))
+            close = difflib.get_close_matches(mixture, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(
+                f"stage {declared['name']}: unknown mixture or task {mixture!r}{hint}"
+            ) from None
+        vocabulary = provider.output_features["targets"].vocabulary
+        vocabularies[declared["name"]] = vocabulary
+    files = {n: getattr(v, "sentencepiece_model_file", repr(v)) for n, v in vocabularies.items()}
+    if len(set(files.values())) > 1:
+        listed = ", ".join(f"{n}: {f}" for n, f in files.items())
+        raise ConfigError(
+            f"{where}: the stages' mixtures use different vocabularies ({listed}); the extension "
+            "extends one base vocabulary, so every stage must use the same"
+        )
+    return make_recipe(regime.vocabulary_extension, next(iter(vocabularies.values())), where)

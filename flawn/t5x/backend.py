@@ -100,6 +100,13 @@ class T5XBackend(Backend):
         """
         from flawn.t5x.plan import run_kind
 
+        if spec.vocabulary:
+            raise ConfigError(
+                f"run {spec.name}: its regime extends the vocabulary, which the t5x backend does "
+                "not do yet; train it with the local backend (--backend local), or extend the "
+                "vocabulary and resize the checkpoint beforehand (flawn model extend-vocab) and "
+                "train without the extension"
+            )
         for stage in spec.stages:
             run_kind(stage.run_file)
             if stage.init in (INIT_SCRATCH, INIT_PREVIOUS) or "://" in stage.init:

@@ -37,8 +37,8 @@ from collections.abc import Collection, Mapping
 import seqio
 
 from flawn.catalog import Catalog, Subset, load_catalog
-from flawn.sources.jsonl import open_text
-from flawn.sources.lawinstruct import parse_shard_name, shard_name
+from flawn.sources.counting import count_files
+from flawn.sources.lawinstruct import parse_shard_name, read_shard, shard_name
 from flawn.tasks.registry import default_shuffle_buffer_size, register_lawinstruct_subset
 
 #: Prefix of the catalog tasks' names.
@@ -116,13 +116,17 @@ def find_catalog_shards(
     }
 
 
-def count_shard_examples(paths: Collection[str | os.PathLike]) -> int:
-    """Counts the records (non-blank lines) of shard files without parsing them."""
-    total = 0
-    for path in paths:
-        with open_text(path) as stream:
-            total += sum(1 for line in stream if line.strip())
-    return total
+def count_shard_examples(paths: Collection[str | os.PathLike], policy: str | None = None) -> int:
+    """Counts the usable records of shard files, through the bad-record policy.
+
+    Each file is read once with the shard reader (and its count cached, see
+    :mod:`flawn.sources.counting`), so malformed records are not counted
+    under ``skip`` and stop with their file and line under ``error``.
+
+    Raises:
+        RecordError: Under ``error``, for a malformed record or a truncated file.
+    """
+    return count_files(paths, read_shard, "lawinstruct", policy)
 
 
 def _select(catalog: Catalog, subsets: Collection[str] | Catalog | None) -> Catalog | None:
@@ -217,7 +221,7 @@ def register_catalog_tasks(
     for subset in chosen:
         files = found[subset.name]
         if num_examples == "shards":
-            count = count_shard_examples(files)
+            count = count_shard_examples(files, policy)
         elif num_examples == "catalog":
             count = subset.examples
         else:

@@ -12,6 +12,7 @@ import seqio
 from flawn import paths
 from flawn.errors import ConfigError
 from flawn.sources.alpaca import PLAIN_TEMPLATE, PromptTemplate, read_alpaca
+from flawn.sources.counting import count_files
 from flawn.sources.flan import read_flan
 from flawn.sources.lawinstruct import METADATA_FIELDS, find_shards, read_shard
 from flawn.sources.rawtext import read_text
@@ -255,12 +256,20 @@ def sample_lawinstruct_tasks() -> list[str]:
     return sorted(n for n in seqio.TaskRegistry.names() if n.startswith(SAMPLE_LAWINSTRUCT_PREFIX))
 
 
-def _files_and_count(files: Sequence[str], count_fn) -> tuple[list[str], int]:
+def _files_and_count(
+    files: Sequence[str], read, reader: str, policy: str | None
+) -> tuple[list[str], int]:
+    """The files and their usable examples, counted through the policy (flawn.sources.counting)."""
+    files = _existing(files)
+    return files, count_files(files, read, reader, policy)
+
+
+def _existing(files: Sequence[str]) -> list[str]:
     files = [os.fspath(f) for f in files]
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
         raise FileNotFoundError(f"data file(s) not found: {', '.join(missing)}")
-    return files, sum(count_fn(f) for f in files)
+    return files
 
 
 def register_alpaca_file(
@@ -293,7 +302,7 @@ def register_alpaca_file(
         for record in read_alpaca(path, policy):
             yield template.render(record.instruction, record.input), record.output
 
-    files, count = _files_and_count(files, lambda f: sum(1 for _ in read_alpaca(f, "skip")))
+    files, count = _files_and_count(files, read_alpaca, "alpaca", policy)
     source = ConvertedSource(
         {"train": files},
         convert,
@@ -333,10 +342,11 @@ def register_sharegpt_file(
         for conversation in read_sharegpt(path, policy):
             yield from conversation_examples(conversation)
 
-    def count(path: str) -> int:
-        return sum(1 for c in read_sharegpt(path, "skip") for _ in conversation_examples(c))
+    def read_examples(path: str, policy: str | None, stats):
+        for conversation in read_sharegpt(path, policy, stats):
+            yield from conversation_examples(conversation)
 
-    files, total = _files_and_count(files, count)
+    files, total = _files_and_count(files, read_examples, "sharegpt_turns", policy)
     source = ConvertedSource(
         {"train": files}, convert, metadata, "sharegpt", {"train": total}, policy
     )
@@ -372,7 +382,10 @@ def register_pretraining_text(
         The registered task (its example count is the number of documents).
     """
     files, count = _files_and_count(
-        files, lambda f: sum(1 for _ in read_text(f, text_field, "skip"))
+        files,
+        lambda path, policy, stats: read_text(path, text_field, policy, stats),
+        f"text:{text_field}",
+        policy,
     )
     source = TextSource({"train": files}, text_field, dataset_name, {"train": count}, policy)
     postprocessing = (
@@ -410,7 +423,7 @@ def register_flan_tasks(
     Returns:
         ``{submix: [task names]}``.
     """
-    files, _ = _files_and_count(files, lambda f: 0)
+    files = _existing(files)
     counts: dict[tuple[str, str], int] = {}
     for path in files:
         for record in read_flan(path):

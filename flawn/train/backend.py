@@ -180,9 +180,43 @@ class LocalBackend(Backend):
             )
 
     def prepare(self, spec: RunSpec, run_dir: RunDir) -> None:
-        """Writes each stage's resolved config into its folder."""
+        """Writes each stage's resolved config into its folder, and the run's vocabulary.
+
+        A regime that extends the vocabulary gets it built into ``<run>/vocab/``
+        before any stage (:mod:`flawn.runs.vocabulary`).
+        """
+        if spec.vocabulary:
+            from flawn.runs.vocabulary import VocabularyRecipe, write_run_vocabulary
+
+            extension = write_run_vocabulary(run_dir, VocabularyRecipe.from_json(spec.vocabulary))
+            tqdm.write(
+                f"[{spec.name}] vocabulary: {len(extension.added)} new pieces on "
+                f"{extension.base_source or extension.base_model} ({extension.size} ids; "
+                f"{run_dir.vocab_dir})"
+            )
         for stage in spec.stages:
             run_dir.stage(stage.name).write_config(stage.gin)
+
+    @staticmethod
+    def _fit_vocabulary(spec: RunSpec, run_dir: RunDir, loaded, where: str):
+        """A checkpoint named by a stage's init, resized to the run's extended vocabulary."""
+        from flawn.errors import FlawnError
+        from flawn.runs.vocabulary import VocabularyRecipe, run_extension
+        from flawn.train.resized_checkpoint import fit_to_extension
+
+        recipe = VocabularyRecipe.from_json(spec.vocabulary)
+        extension = run_extension(recipe, os.fspath(run_dir.path))
+        try:
+            fitted = fit_to_extension(loaded, extension, where)
+        except FlawnError as err:
+            raise ConfigError(str(err)) from None
+        if fitted is not loaded:
+            tqdm.write(
+                f"[{spec.name}] {where}: resized {loaded.embedding_rows} -> "
+                f"{fitted.embedding_rows} vocabulary rows ({len(extension.added)} new pieces, "
+                "each the mean of its pieces in the base vocabulary; sentinels moved)"
+            )
+        return fitted
 
     def train(self, spec: RunSpec, run_dir: RunDir, progress: Sequence[ProgressHook] = ()) -> None:
         """Trains the stages in order, skipping finished ones and resuming interrupted ones."""
@@ -209,6 +243,9 @@ class LocalBackend(Backend):
                 )
                 loaded = read_checkpoint(source)
                 tqdm.write(f"[{spec.name}] {label}: starts from {loaded.describe()}")
+                if spec.vocabulary and stage.init != INIT_PREVIOUS:
+                    # A checkpoint from outside the run is in the base vocabulary.
+                    loaded = self._fit_vocabulary(spec, run_dir, loaded, f"stage {stage.name}")
                 initial = check_initial_params(
                     loaded, config, f"run {spec.name}, stage {stage.name}"
                 )

@@ -46,7 +46,8 @@ def _short(err: BaseException) -> str:
     """An error in one line; tensorstore appends its whole JSON spec, which says nothing more."""
     text = f"{type(err).__name__}: {err}".splitlines()[0] if str(err) else type(err).__name__
     text = text.split(" [tensorstore_spec=")[0]
-    return text if len(text) <= 400 else text[:397] + "..."
+    # Long temporary paths sit in the middle; the cause is at the end, so keep both ends.
+    return text if len(text) <= 600 else f"{text[:280]} ... {text[-300:]}"
 
 
 def _quiet_absl():

@@ -385,6 +385,11 @@ def _report_plan(config: TrainConfig, files: TrainDir):
     )
     tqdm.write(plan.format_table() + "\n")
     files.plan_path.write_text(plan.to_json(), encoding="utf-8")
+    from flawn.train.bad_records import FILE, summary, write_bad_records
+
+    note = summary(write_bad_records(config.mixture_or_task_name, files.path / FILE))
+    if note:
+        tqdm.write(note + "\n")
     return plan
 
 
@@ -467,12 +472,9 @@ def restore_params(config: TrainConfig, step: int | None = None):
     vocabulary = task_vocabulary(config.mixture_or_task_name)
     model = build_model(config.model, vocabulary)
     optimizer = make_optimizer(config.optimizer, config.train_steps)
-    params = init_params(model, dict(config.task_feature_lengths), config.seed)["params"]
-    state_like = {
-        "params": params,
-        "opt_state": optimizer.init(params),
-        "step": jnp.asarray(0, jnp.int32),
-    }
+    # Shapes only: initialising for real runs every initialiser eagerly (~20 s for tiny).
+    lengths = dict(config.task_feature_lengths)
+    state_like = jax.eval_shape(lambda: _fresh_state(model, optimizer, lengths, config.seed))
     checkpointer = Checkpointer(
         TrainDir(config.model_dir).checkpoint_dir, keep=config.keep_checkpoints
     )

@@ -41,6 +41,7 @@ class OfflineRun:
         history: One dict per ``log`` call, with ``_step``; in the order logged.
         summary: The run's summary (updates applied in order).
         files: Paths of the files the run saved (relative to its ``files/`` folder).
+        artifacts: ``(name, type, [file paths])`` of every artifact the run logged.
     """
 
     run_id: str
@@ -48,6 +49,7 @@ class OfflineRun:
     history: list[dict[str, Any]]
     summary: dict[str, Any]
     files: list[str]
+    artifacts: list[tuple[str, str, list[str]]] = dataclasses.field(default_factory=list)
 
     def metric(self, key: str) -> list[tuple[int, Any]]:
         """``(step, value)`` of every history row holding ``key``."""
@@ -139,6 +141,9 @@ def read_offline_run(run_dir: str | os.PathLike) -> OfflineRun:
                 run.summary.pop(_key(item), None)
         elif kind == "files":
             run.files.extend(f.path for f in record.files.files)
+        elif kind == "artifact":
+            paths = [entry.path for entry in record.artifact.manifest.contents]
+            run.artifacts.append((record.artifact.name, record.artifact.type, paths))
     # W&B stores each config value as {"value": ..., "desc": ...}.
     run.config = {
         k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in run.config.items()
