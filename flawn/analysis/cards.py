@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from flawn.analysis import stats
-from flawn.analysis.compare import STRATIFIED_METRICS
+from flawn.analysis.compare import ExampleValues, bootstrap_official, level_weights, task_matrices
 from flawn.analysis.rules import rule_for_suite
 
 #: Per-stage file where the data readers record read / kept / skipped counts per file.
@@ -56,31 +56,21 @@ def run_scores(
         rule = rule_for_suite(str(suite))
         official = rows.drop_duplicates("task").set_index("task")
         scored = rule.scored_tasks(official.index)
-        weights = rule.weights(scored)
-        levels = [("task", t) for t in scored] + list(weights.index)
-        mapping = np.vstack([np.eye(len(scored)), weights.to_numpy()])
-        point = mapping @ official.loc[scored, "score"].to_numpy(dtype=float)
+        levels, mapping = level_weights(rule, scored)
+        scores = official.loc[scored, "score"].to_numpy(dtype=float)
+        point = mapping @ scores
         lo = hi = np.full(len(levels), np.nan)
         mine = None
         if examples is not None:
             mine = examples[(examples["suite"] == suite) & (examples["mode"] == mode)]
         if mine is not None and len(mine):
-            matrices = []
-            for task in scored:
-                items = mine[mine["task"] == task]
-                strata = (
-                    pd.factorize(items["gold"].astype(str))[0]
-                    if str(official.loc[task, "metric"]) in STRATIFIED_METRICS
-                    else None
-                )
-                matrices.append(
-                    stats.TaskMatrix(task, items["value"].to_numpy(float)[:, None], strata)
-                )
-            if all(len(m.values) for m in matrices):
-                boot = stats.bootstrap_task_statistics(matrices, n_resamples, seed)[:, :, 0]
-                base = np.array([stats.task_statistic(m)[0] for m in matrices])
-                shifted = boot + (official.loc[scored, "score"].to_numpy(float) - base)
-                lo, hi = stats.percentile_interval(shifted @ mapping.T)
+            metric_of = {t: str(official.loc[t, "metric"]) for t in scored}
+            matrices = task_matrices(
+                ExampleValues(mine, [str(rows["run_id"].iloc[0])]), scored, metric_of
+            )
+            if matrices is not None:
+                boot, _ = bootstrap_official(matrices, scores[:, None], n_resamples, seed)
+                lo, hi = stats.percentile_interval(boot[:, :, 0] @ mapping.T)
         for i, (level, name) in enumerate(levels):
             out.append(
                 {

@@ -120,7 +120,7 @@ def _codes(column: pd.Series, wanted: Sequence[str]) -> np.ndarray:
     return lookup[codes]  # code -1 (missing) maps to the appended -1
 
 
-class _Examples:
+class ExampleValues:
     """One evaluation's per-example values as a (key, run) matrix, sorted by task."""
 
     def __init__(self, examples: pd.DataFrame, run_ids: Sequence[str]):
@@ -154,6 +154,7 @@ class _Examples:
         self._names = {str(n): i for i, n in enumerate(task_names)}
 
     def matrix(self, task: str, stratified: bool) -> stats.TaskMatrix | None:
+        """The task's examples x runs values (strata = gold classes if ``stratified``)."""
         if task not in self._names:
             return None
         where = self.tasks == self._names[task]
@@ -161,6 +162,51 @@ class _Examples:
             return None
         strata = pd.factorize(self.gold[where])[0] if stratified else None
         return stats.TaskMatrix(task, self.values[where], strata)
+
+
+def level_weights(rule: AggregationRule, scored: Sequence[str]) -> tuple[list, np.ndarray]:
+    """Every reported ``(level, name)`` and the matrix taking task scores to it.
+
+    The first rows are the tasks themselves (``("task", name)``, identity
+    weights); then the rule's groups, overall and views.
+    """
+    weights = rule.weights(scored)
+    levels = [("task", t) for t in scored] + list(weights.index)
+    return levels, np.vstack([np.eye(len(scored)), weights.to_numpy()])
+
+
+def task_matrices(
+    examples: ExampleValues, tasks: Sequence[str], metric_of: Mapping[str, str]
+) -> list[stats.TaskMatrix] | None:
+    """Each task's matrix (by gold class where the metric asks); None if a task has no rows."""
+    out = []
+    for task in tasks:
+        found = examples.matrix(task, metric_of[task] in STRATIFIED_METRICS)
+        if found is None:
+            return None
+        out.append(found)
+    return out
+
+
+def bootstrap_official(
+    matrices: Sequence[stats.TaskMatrix], official: np.ndarray, n_resamples: int, seed: int
+) -> tuple[np.ndarray, list[str]]:
+    """Bootstrap task statistics moved to the official scores, and the tasks that needed moving.
+
+    Args:
+        matrices: Per-task values, ``n_runs`` columns each.
+        official: ``(tasks, runs)`` official scores.
+        n_resamples: Resamples.
+        seed: Seed.
+
+    Returns:
+        ``(resamples, tasks, runs)`` samples and the tasks whose official score is not
+        the mean statistic of their examples (pooled F1 and the like).
+    """
+    boot = stats.bootstrap_task_statistics(matrices, n_resamples, seed)
+    shift = official - np.stack([stats.task_statistic(m) for m in matrices])
+    moved = [m.task for m, s in zip(matrices, np.abs(shift).max(axis=1), strict=True) if s > 1e-9]
+    return boot + shift[None], moved
 
 
 def _runs_of(group: pd.DataFrame, condition: str, seed: str | None):
@@ -299,31 +345,19 @@ def _compare_group(
         notes.append(f"left out by the rule: {left_out}")
     metrics = group.drop_duplicates("task").set_index("task")["metric"]
     official = complete.loc[scored].to_numpy(dtype=float)  # (T, R)
-    weights = rule.weights(scored)  # (L, T)
     seeds_of = [[index[r] for r, _ in runs[c]] for c in conditions]
 
     boot_tasks = None
     if examples is not None and len(examples):
-        matrix = _Examples(examples, run_ids)
+        matrix = ExampleValues(examples, run_ids)
         if matrix.dropped:
             notes.append(
                 f"{matrix.dropped} example(s) not scored in every run left out of the intervals"
             )
-        matrices, approximated = [], []
-        for task in scored:
-            metric = str(metrics.get(task))
-            found = matrix.matrix(task, metric in STRATIFIED_METRICS)
-            if found is None:
-                break
-            matrices.append(found)
-        if len(matrices) == len(scored):
-            boot = stats.bootstrap_task_statistics(matrices, n_resamples, seed)  # (B, T, R)
-            point = np.stack([stats.task_statistic(m) for m in matrices])  # (T, R)
-            shift = official - point
-            approximated = [
-                t for t, s in zip(scored, np.abs(shift).max(axis=1), strict=True) if s > 1e-9
-            ]
-            boot_tasks = boot + shift[None]
+        metric_of = {task: str(metrics.get(task)) for task in scored}
+        matrices = task_matrices(matrix, scored, metric_of)
+        if matrices is not None:
+            boot_tasks, approximated = bootstrap_official(matrices, official, n_resamples, seed)
             if approximated:
                 notes.append(
                     f"{len(approximated)} task(s) whose official score is not a mean over examples "
@@ -336,9 +370,7 @@ def _compare_group(
         notes.append("no per-example rows: point estimates only, no intervals or tests")
 
     score_rows, delta_rows = [], []
-    levels = [("task", t) for t in scored] + list(weights.index)
-    task_weights = np.eye(len(scored))
-    all_weights = np.vstack([task_weights, weights.to_numpy()])  # (T + L, T)
+    levels, all_weights = level_weights(rule, scored)  # (T + L, T)
     point_runs = all_weights @ official  # (T + L, R)
     boot_runs = (
         np.einsum("lt,btr->blr", all_weights, boot_tasks, optimize=True)

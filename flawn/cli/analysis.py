@@ -39,7 +39,20 @@ def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[
     from flawn.analysis.analyze import analyze
 
     try:
-        result = _analyze_or_explain(analyze, args)
+        result = analyze(
+            args.sources,
+            args.out,
+            baseline=args.baseline,
+            condition=args.condition,
+            suite=args.suite,
+            mode=args.mode,
+            n_resamples=args.resamples,
+            level=args.level,
+            seed=args.seed,
+            plots=not args.no_plots,
+            cards=not args.no_cards,
+            contamination=args.contamination or (),
+        )
     except (ValueError, KeyError) as err:
         raise FlawnError(err.args[0] if err.args else str(err)) from err
     print(result.markdown)
@@ -48,23 +61,6 @@ def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[
         if result.files[kind]:
             print(f"{kind}: {len(result.files[kind])} file(s) under {args.out}")
     return 0
-
-
-def _analyze_or_explain(analyze, args: argparse.Namespace):
-    return analyze(
-        args.sources,
-        args.out,
-        baseline=args.baseline,
-        condition=args.condition,
-        suite=args.suite,
-        mode=args.mode,
-        n_resamples=args.resamples,
-        level=args.level,
-        seed=args.seed,
-        plots=not args.no_plots,
-        cards=not args.no_cards,
-        contamination=args.contamination or (),
-    )
 
 
 def add_parsers(sub) -> None:

@@ -95,6 +95,38 @@ def greedy_decode(
     Returns:
         ``[batch, max_decode_length]`` generated ids; positions after EOS are 0.
     """
+    return decode_loop(
+        model,
+        params,
+        encoder_input_tokens,
+        max_decode_length,
+        vocab_limit,
+        lambda logits, step: jnp.argmax(logits, axis=-1),
+    )
+
+
+def decode_loop(
+    model: Transformer,
+    params,
+    encoder_input_tokens: jax.Array,
+    max_decode_length: int,
+    vocab_limit: int | None,
+    choose,
+) -> jax.Array:
+    """The decoding loop every strategy but beam search shares (call it inside ``jax.jit``).
+
+    Args:
+        model: The Flax module.
+        params: Its parameters.
+        encoder_input_tokens: ``[batch, input_length]`` ids, 0-padded.
+        max_decode_length: Most tokens to generate per row.
+        vocab_limit: Ids at or above it are never produced.
+        choose: ``choose(logits, step)`` gives each row's next id from its
+            ``[batch, vocab]`` logits (unused ids already ruled out).
+
+    Returns:
+        ``[batch, max_decode_length]`` generated ids; positions after EOS are 0.
+    """
     encoded, encoder_segment_ids = encode_inputs(model, params, encoder_input_tokens)
     batch = encoder_input_tokens.shape[0]
     buffer = jnp.zeros((batch, max_decode_length + 1), dtype=jnp.int32)
@@ -107,8 +139,7 @@ def greedy_decode(
     def step_fn(state):
         step, buffer, done = state
         logits = next_token_logits(model, params, encoded, encoder_segment_ids, buffer, step)
-        logits = mask_unused_ids(logits, vocab_limit)
-        next_token = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        next_token = choose(mask_unused_ids(logits, vocab_limit), step).astype(jnp.int32)
         next_token = jnp.where(done, 0, next_token)
         buffer = buffer.at[:, step + 1].set(next_token)
         return step + 1, buffer, done | (next_token == EOS_ID)

@@ -14,11 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from flawn.models.decoding import (
-    EOS_ID,
     NEG_INF,
-    encode_inputs,
-    mask_unused_ids,
-    next_token_logits,
+    decode_loop,
 )
 from flawn.models.t5 import Transformer
 
@@ -101,28 +98,12 @@ def sample_decode(
     Returns:
         ``[batch, max_decode_length]`` generated ids; positions after EOS are 0.
     """
-    encoded, encoder_segment_ids = encode_inputs(model, params, encoder_input_tokens)
-    batch = encoder_input_tokens.shape[0]
-    buffer = jnp.zeros((batch, max_decode_length + 1), dtype=jnp.int32)
-    done = jnp.zeros((batch,), dtype=bool)
     temperature = jnp.asarray(temperature, jnp.float32)
 
-    def not_finished(state):
-        step, _, done = state
-        return (step < max_decode_length) & ~jnp.all(done)
-
-    def step_fn(state):
-        step, buffer, done = state
-        logits = next_token_logits(model, params, encoded, encoder_segment_ids, buffer, step)
-        logits = mask_unused_ids(logits, vocab_limit)
+    def choose(logits, step):
         filtered = filter_logits(logits, temperature, top_k, top_p)
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
         sampled = jax.vmap(jax.random.categorical)(step_keys, filtered)
-        greedy = jnp.argmax(logits, axis=-1)
-        next_token = jnp.where(temperature > 0, sampled, greedy).astype(jnp.int32)
-        next_token = jnp.where(done, 0, next_token)
-        buffer = buffer.at[:, step + 1].set(next_token)
-        return step + 1, buffer, done | (next_token == EOS_ID)
+        return jnp.where(temperature > 0, sampled, jnp.argmax(logits, axis=-1))
 
-    _, buffer, _ = jax.lax.while_loop(not_finished, step_fn, (0, buffer, done))
-    return buffer[:, 1:]
+    return decode_loop(model, params, encoder_input_tokens, max_decode_length, vocab_limit, choose)

@@ -78,48 +78,21 @@ def _save_cache(entries: dict) -> None:
         pass  # no writable cache: counts are recomputed next time, nothing is lost
 
 
-def count_file(
-    path: str | os.PathLike,
-    read: Callable[[str, str, ReadStats], Iterator],
-    reader: str,
-    policy: str | None = None,
-) -> FileCount:
-    """Counts one file's records under a policy (from the cache when the file is unchanged).
-
-    Args:
-        path: The data file.
-        read: ``read(path, policy, stats)`` iterating its records (e.g.
-            :func:`flawn.sources.lawinstruct.read_shard`) and updating ``stats``.
-        reader: The reader's name, part of the cache key.
-        policy: ``error`` or ``skip`` (default: the gin-configured policy).
-
-    Returns:
-        The file's counts; ``examples`` is what training can draw from it.
-
-    Raises:
-        RecordError: Under ``error``, for the first malformed record or an
-            unreadable (e.g. truncated) file, naming it.
-    """
-    path = os.fspath(path)
-    policy = bad_record_policy() if policy is None else policy
+def _count(path: str, read, reader: str, policy: str, cache: dict) -> tuple[FileCount, bool]:
+    """One file's counts from ``cache`` or by reading it; whether it was read."""
     key = _key(path, reader, policy)
-    with _lock:
-        cached = _load_cache().get(key)
+    cached = cache.get(key)
     if cached is not None:
         stats = ReadStats(cached["read"], cached["kept"], passes=1)
         stats.skipped.update(cached["skipped"])
-        count = FileCount(stats, cached["examples"])
+        count, fresh = FileCount(stats, cached["examples"]), False
     else:
         stats = ReadStats()
-        examples = sum(1 for _ in read(path, policy, stats))
-        count = FileCount(stats, examples)
-        with _lock:
-            entries = _load_cache()
-            entries[key] = count.as_dict()
-            _save_cache(entries)
+        count, fresh = FileCount(stats, sum(1 for _ in read(path, policy, stats))), True
+        cache[key] = count.as_dict()
     with _lock:
         _COUNTED[os.path.abspath(path)] = count
-    return count
+    return count, fresh
 
 
 def count_files(
@@ -127,9 +100,59 @@ def count_files(
     read: Callable[[str, str, ReadStats], Iterator],
     reader: str,
     policy: str | None = None,
+) -> list[FileCount]:
+    """Counts files' records under a policy (from the cache when a file is unchanged).
+
+    The cache is read once and written once per call, however many files.
+
+    Args:
+        paths: The data files.
+        read: ``read(path, policy, stats)`` iterating a file's records (e.g.
+            :func:`flawn.sources.lawinstruct.read_shard`) and updating ``stats``.
+        reader: The reader's name, part of the cache key.
+        policy: ``error`` or ``skip`` (default: the gin-configured policy).
+
+    Returns:
+        Each file's counts; ``examples`` is what training can draw from it.
+
+    Raises:
+        RecordError: Under ``error``, for the first malformed record or an
+            unreadable (e.g. truncated) file, naming it.
+    """
+    policy = bad_record_policy() if policy is None else policy
+    with _lock:
+        cache = _load_cache()
+    counts, read_any = [], False
+    try:
+        for path in paths:
+            count, fresh = _count(os.fspath(path), read, reader, policy, cache)
+            counts.append(count)
+            read_any |= fresh
+    finally:
+        if read_any:  # what was counted before an error is kept too
+            with _lock:
+                _save_cache({**_load_cache(), **cache})
+    return counts
+
+
+def count_file(
+    path: str | os.PathLike,
+    read: Callable[[str, str, ReadStats], Iterator],
+    reader: str,
+    policy: str | None = None,
+) -> FileCount:
+    """One file's counts (see :func:`count_files`)."""
+    return count_files([path], read, reader, policy)[0]
+
+
+def usable_examples(
+    paths: Iterable[str | os.PathLike],
+    read: Callable[[str, str, ReadStats], Iterator],
+    reader: str,
+    policy: str | None = None,
 ) -> int:
     """Usable examples of several files (the sum of their ``examples``)."""
-    return sum(count_file(p, read, reader, policy).examples for p in paths)
+    return sum(c.examples for c in count_files(paths, read, reader, policy))
 
 
 def file_counts(paths: Iterable[str | os.PathLike]) -> dict[str, dict]:

@@ -37,7 +37,7 @@ from collections.abc import Collection, Mapping
 import seqio
 
 from flawn.catalog import Catalog, Subset, load_catalog
-from flawn.sources.counting import count_files
+from flawn.sources.counting import usable_examples
 from flawn.sources.lawinstruct import parse_shard_name, read_shard, shard_name
 from flawn.tasks.registry import default_shuffle_buffer_size, register_lawinstruct_subset
 
@@ -126,7 +126,7 @@ def count_shard_examples(paths: Collection[str | os.PathLike], policy: str | Non
     Raises:
         RecordError: Under ``error``, for a malformed record or a truncated file.
     """
-    return count_files(paths, read_shard, "lawinstruct", policy)
+    return usable_examples(paths, read_shard, "lawinstruct", policy)
 
 
 def _select(catalog: Catalog, subsets: Collection[str] | Catalog | None) -> Catalog | None:

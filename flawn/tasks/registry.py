@@ -12,7 +12,7 @@ import seqio
 from flawn import paths
 from flawn.errors import ConfigError
 from flawn.sources.alpaca import PLAIN_TEMPLATE, PromptTemplate, read_alpaca
-from flawn.sources.counting import count_files
+from flawn.sources.counting import usable_examples
 from flawn.sources.flan import read_flan
 from flawn.sources.lawinstruct import METADATA_FIELDS, find_shards, read_shard
 from flawn.sources.rawtext import read_text
@@ -261,7 +261,7 @@ def _files_and_count(
 ) -> tuple[list[str], int]:
     """The files and their usable examples, counted through the policy (flawn.sources.counting)."""
     files = _existing(files)
-    return files, count_files(files, read, reader, policy)
+    return files, usable_examples(files, read, reader, policy)
 
 
 def _existing(files: Sequence[str]) -> list[str]:
