@@ -147,26 +147,65 @@ def test_attention_kernels_are_stored_2d_as_t5x_and_initialised_as_t5x():
         assert abs(kernel.std() / std - 1) < 0.03, (name, kernel.std(), std)
 
 
-def test_head_major_attention_equals_t5xs_einsum_over_the_same_2d_kernels():
+@pytest.mark.parametrize("cross", [False, True], ids=["self", "cross"])
+def test_head_major_attention_equals_t5xs_einsum_over_the_same_2d_kernels(cross):
     from flawn.models.t5 import MultiHeadAttention
 
     rng = np.random.default_rng(0)
     batch, length, emb, heads, head_dim = 2, 5, 16, 2, 4
     x = jnp.asarray(rng.normal(size=(batch, length, emb)), jnp.float32)
+    # Self-attention runs query, key and value as one product; cross-attention key and value.
+    kv = jnp.asarray(rng.normal(size=(batch, length + 2, emb)), jnp.float32) if cross else x
+    bias = jnp.asarray(rng.normal(size=(batch, heads, length, kv.shape[1])), jnp.float32)
     layer = MultiHeadAttention(heads, head_dim)
-    variables = layer.init(jax.random.PRNGKey(1), x, x, None, None, True)
-    got = layer.apply(variables, x, x, None, None, True)
+    variables = layer.init(jax.random.PRNGKey(1), x, kv, bias, True)
+    got = layer.apply(variables, x, kv, bias, True)
     p = variables["params"]
 
-    def project(name):  # T5X: reshape the 2-D kernel to [emb, heads, head_dim], then einsum
+    def project(name, inputs):  # T5X: reshape the 2-D kernel to [emb, heads, head_dim], then einsum
         kernel = p[name]["kernel"].reshape(emb, heads, head_dim)
-        return jnp.einsum("bld,dhk->blhk", x, kernel)
+        return jnp.einsum("bld,dhk->blhk", inputs, kernel)
 
-    logits = jnp.einsum("bqhk,bvhk->bhqv", project("query"), project("key"))
+    logits = jnp.einsum("bqhk,bvhk->bhqv", project("query", x), project("key", kv)) + bias
     weights = jax.nn.softmax(logits, axis=-1)
-    mixed = jnp.einsum("bhqv,bvhk->bqhk", weights, project("value"))
+    mixed = jnp.einsum("bhqv,bvhk->bqhk", weights, project("value", kv))
     want = jnp.einsum("bqhk,hkd->bqd", mixed, p["out"]["kernel"].reshape(heads, head_dim, emb))
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_gated_gelu_and_its_gradient_equal_autodiff_of_the_two_halves():
+    from flawn.models.t5 import gated_gelu
+
+    rng = np.random.default_rng(0)
+    both = jnp.asarray(rng.normal(size=(3, 5, 8)) * 3, jnp.float32)
+    cotangent = jnp.asarray(rng.normal(size=(3, 5, 4)), jnp.float32)
+
+    def reference(both):
+        return jax.nn.gelu(both[..., :4], approximate=True) * both[..., 4:]
+
+    np.testing.assert_allclose(gated_gelu(both), reference(both), rtol=1e-6, atol=1e-6)
+    got = jax.vjp(gated_gelu, both)[1](cotangent)[0]
+    want = jax.vjp(reference, both)[1](cotangent)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_bias_masks_and_sums_the_position_gradient_over_the_batch():
+    from flawn.models.t5 import attention_bias
+
+    rng = np.random.default_rng(0)
+    mask = jnp.asarray(rng.random((3, 1, 4, 6)) > 0.3)
+    position = jnp.asarray(rng.normal(size=(1, 2, 4, 6)), jnp.float32)
+    cotangent = jnp.asarray(rng.normal(size=(3, 2, 4, 6)), jnp.float32)
+
+    def reference(position):
+        return jnp.where(mask, position, -1e10)
+
+    np.testing.assert_array_equal(attention_bias(mask, position), reference(position))
+    got = jax.vjp(lambda p: attention_bias(mask, p), position)[1](cotangent)[0]
+    want = jax.vjp(reference, position)[1](cotangent)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    # Without a position bias, the mask alone broadcasts over heads.
+    assert attention_bias(mask).shape == (3, 1, 4, 6)
 
 
 # --- bfloat16 compute with float32 parameters ----------------------------------------------
@@ -279,9 +318,10 @@ def test_bfloat16_products_take_bfloat16_operands_and_accumulate_in_float32(mode
     products = re.findall(
         r"stablehlo\.dot_general.*?:\s*\((tensor<[^)]*)\)\s*->\s*(tensor<\S+>)", lowered.as_text()
     )
-    # Per layer: 9 (encoder: q, k, v, scores, weighted values, out, 3 in the MLP) or 15
-    # (decoder, two attentions); then the logits. Each with its two gradient products.
-    assert len(products) == 3 * (2 * 9 + 2 * 15 + 1)
+    # Per layer: 6 (encoder: query-key-value as one, scores, weighted values, out; wi_0 and
+    # wi_1 as one, wo) or 11 (decoder: self-attention as the encoder's, cross-attention with
+    # query and key-value apart); then the logits. Each with its two gradient products.
+    assert len(products) == 3 * (2 * 6 + 2 * 11 + 1)
     for operands, result in products:
         assert operands.count("xbf16>") == 2 and result.endswith("xf32>"), (operands, result)
     if jax.default_backend() == "cpu":

@@ -56,6 +56,10 @@ def flat_matmul(x: jax.Array, kernel: jax.Array, dtype=jnp.float32, out_dtype=No
     return y.reshape(*lead, kernel.shape[-1])
 
 
+#: T5X's initializer of dense kernels.
+_DENSE_INIT = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+
+
 class Dense(nn.Module):
     """Bias-free dense layer with a float32 ``kernel`` of shape ``[in, out]``.
 
@@ -67,9 +71,7 @@ class Dense(nn.Module):
     """
 
     features: int
-    kernel_init: nn.initializers.Initializer = nn.initializers.variance_scaling(
-        1.0, "fan_in", "truncated_normal"
-    )
+    kernel_init: nn.initializers.Initializer = _DENSE_INIT
     dtype: jnp.dtype = jnp.float32
     out_dtype: jnp.dtype | None = None
 
@@ -161,62 +163,51 @@ class RelativePositionBiases(nn.Module):
 _ATTENTION_INIT = nn.initializers.variance_scaling(1.0, "fan_in", "normal")
 
 
-class HeadProjection(nn.Module):
-    """Projects ``[batch, length, emb]`` to head-major ``[batch, heads, length, head_dim]``.
+class Kernel(nn.Module):
+    """Declares one float32 ``kernel`` parameter and returns it.
 
-    The kernel is stored as T5X stores it, 2-D ``[emb, heads * head_dim]``
-    (column ``h * head_dim + d`` is head ``h``, dimension ``d``), so T5X
-    checkpoints load without reshaping. The product is one 2-D matmul
-    followed by a transpose, which XLA:CPU runs several times faster than
-    T5X's multi-axis einsum over a 3-D view of the same kernel.
+    Layers that run several of T5X's kernels as one product (query, key and
+    value; ``wi_0`` and ``wi_1``) keep each kernel under its own T5X name with
+    this module and concatenate them at compute time, so checkpoints keep
+    T5X's parameter tree while the product is one wider matmul.
+
+    Attributes:
+        shape: The kernel's shape.
+        init: Its initialiser.
+    """
+
+    shape: tuple[int, ...]
+    init: nn.initializers.Initializer
+
+    @nn.compact
+    def __call__(self) -> jax.Array:
+        return self.param("kernel", self.init, self.shape, jnp.float32)
+
+
+def split_heads(y: jax.Array, parts: int, num_heads: int, head_dim: int) -> jax.Array:
+    """``[batch, length, parts * heads * head_dim]`` -> ``[parts, batch, heads, length, dim]``."""
+    batch, length, _ = y.shape
+    return y.reshape(batch, length, parts, num_heads, head_dim).transpose(2, 0, 3, 1, 4)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head dot-product attention without biases or logit scaling.
+
+    Kernels are stored as T5X stores them, 2-D ``[emb, heads * head_dim]``
+    (column ``h * head_dim + d`` is head ``h``, dimension ``d``) for
+    ``query``, ``key`` and ``value`` and ``[heads * head_dim, emb]`` for
+    ``out``, so T5X checkpoints load without reshaping. The computation is
+    laid out head-major: the projections run as one 2-D matmul (query, key
+    and value together in self-attention; key and value together in
+    cross-attention) followed by one transpose, which XLA:CPU runs several
+    times faster than T5X's multi-axis einsums over 3-D views of the kernels.
 
     Attributes:
         num_heads: Attention heads.
         head_dim: Width of each head.
-        depth_scaling: The initial kernel is divided by this (T5X divides the
-            query's by ``sqrt(head_dim)`` instead of scaling the logits).
+        dropout_rate: Dropout on the attention weights.
         dtype: Activation dtype.
     """
-
-    num_heads: int
-    head_dim: int
-    depth_scaling: float = 1.0
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        batch, length, emb_dim = x.shape
-
-        def init(key, shape, dtype=jnp.float32):
-            # As T5X's DenseGeneral: fan_in is emb (the 2-D kernel's rows), then the scaling.
-            return _ATTENTION_INIT(key, shape, dtype) / self.depth_scaling
-
-        kernel = self.param("kernel", init, (emb_dim, self.num_heads * self.head_dim), jnp.float32)
-        y = flat_matmul(x, kernel, self.dtype)
-        return y.reshape(batch, length, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
-
-
-class HeadMerge(nn.Module):
-    """Maps head-major ``[batch, heads, length, head_dim]`` back to ``[batch, length, emb]``.
-
-    The kernel is T5X's 2-D ``[heads * head_dim, emb]`` (fan_in ``heads * head_dim``).
-    """
-
-    emb_dim: int
-    dtype: jnp.dtype = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        batch, heads, length, head_dim = x.shape
-        kernel = self.param(
-            "kernel", _ATTENTION_INIT, (heads * head_dim, self.emb_dim), jnp.float32
-        )
-        x = x.transpose(0, 2, 1, 3).reshape(batch, length, heads * head_dim)
-        return flat_matmul(x, kernel, self.dtype)
-
-
-class MultiHeadAttention(nn.Module):
-    """Multi-head dot-product attention without biases or logit scaling."""
 
     num_heads: int
     head_dim: int
@@ -224,37 +215,99 @@ class MultiHeadAttention(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, inputs_q, inputs_kv, mask, bias, deterministic: bool):
-        # T5 folds 1/sqrt(head_dim) into the query initialisation instead of the logits:
-        # variance 1/(emb * head_dim) instead of 1/emb.
-        query = HeadProjection(
-            self.num_heads, self.head_dim, self.head_dim**0.5, self.dtype, name="query"
-        )(inputs_q)
-        key = HeadProjection(self.num_heads, self.head_dim, dtype=self.dtype, name="key")(inputs_kv)
-        value = HeadProjection(self.num_heads, self.head_dim, dtype=self.dtype, name="value")(
-            inputs_kv
-        )
+    def __call__(self, inputs_q, inputs_kv, bias, deterministic: bool):
+        """Attends from ``inputs_q`` to ``inputs_kv`` (the same array: self-attention).
+
+        Args:
+            inputs_q: ``[batch, q, emb]`` queries.
+            inputs_kv: ``[batch, k, emb]`` keys and values.
+            bias: Additive float32 bias broadcastable to ``[batch, heads, q, k]``
+                (relative positions and ``-1e10`` where attention is masked), or None.
+            deterministic: Whether dropout is off.
+        """
+        emb_dim = inputs_q.shape[-1]
+        inner = self.num_heads * self.head_dim
+
+        def query_init(key, shape, dtype=jnp.float32):
+            # T5 folds 1/sqrt(head_dim) into the query initialisation instead of the
+            # logits: variance 1/(emb * head_dim) instead of 1/emb.
+            return _ATTENTION_INIT(key, shape, dtype) / self.head_dim**0.5
+
+        query = Kernel((emb_dim, inner), query_init, name="query")()
+        key = Kernel((emb_dim, inner), _ATTENTION_INIT, name="key")()
+        value = Kernel((emb_dim, inner), _ATTENTION_INIT, name="value")()
+        out = Kernel((inner, emb_dim), _ATTENTION_INIT, name="out")()
+        heads = (self.num_heads, self.head_dim)
+        if inputs_kv is inputs_q:
+            qkv = flat_matmul(inputs_q, jnp.concatenate([query, key, value], axis=1), self.dtype)
+            q, k, v = split_heads(qkv, 3, *heads)
+        else:
+            q = split_heads(flat_matmul(inputs_q, query, self.dtype), 1, *heads)[0]
+            kv = flat_matmul(inputs_kv, jnp.concatenate([key, value], axis=1), self.dtype)
+            k, v = split_heads(kv, 2, *heads)
 
         full_precision = jnp.dtype(self.dtype) == jnp.float32
         if full_precision:
-            logits = query @ jnp.swapaxes(key, -1, -2)  # [b, h, q, k]
+            logits = q @ jnp.swapaxes(k, -1, -2)  # [b, h, q, k]
         else:  # bfloat16 operands, float32 scores: the softmax needs them anyway
-            logits = mixed_einsum("bhqd,bhkd->bhqk", query, key, jnp.float32, self.dtype)
+            logits = mixed_einsum("bhqd,bhkd->bhqk", q, k, jnp.float32, self.dtype)
         if bias is not None:
-            logits = logits + bias.astype(jnp.float32)
-        if mask is not None:
-            logits = jnp.where(mask, logits, _NEG_INF)
+            logits = logits + bias
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         weights = nn.Dropout(self.dropout_rate)(weights, deterministic=deterministic)
         if full_precision:
-            mixed = weights @ value
+            mixed = weights @ v
         else:
-            mixed = mixed_einsum("bhqk,bhkd->bhqd", weights, value, self.dtype, self.dtype)
-        return HeadMerge(inputs_q.shape[-1], self.dtype, name="out")(mixed)
+            mixed = mixed_einsum("bhqk,bhkd->bhqd", weights, v, self.dtype, self.dtype)
+        batch, _, length, _ = mixed.shape
+        mixed = mixed.transpose(0, 2, 1, 3).reshape(batch, length, inner)
+        return flat_matmul(mixed, out, self.dtype)
+
+
+def _gelu_and_derivative(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """T5's tanh-approximated GELU of ``a`` and its derivative, in float32."""
+    c = (2.0 / jnp.pi) ** 0.5
+    inner = c * (a + 0.044715 * a**3)
+    t = jnp.tanh(inner)
+    gelu = 0.5 * a * (1.0 + t)
+    derivative = 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * a * a)
+    return gelu, derivative
+
+
+@jax.custom_vjp
+def gated_gelu(both: jax.Array) -> jax.Array:
+    """``gelu(a) * b`` for ``both = [a | b]`` split in halves along the last axis.
+
+    Computed in float32 and returned in ``both``'s dtype. The gradient is
+    written out as one concatenation of the two halves' gradients: autodiff's
+    version (two pads and an add) made XLA:CPU fuse the whole backward pass
+    of the block into one loop that recomputed it for each half.
+    """
+    return _gated_gelu_forward(both)[0]
+
+
+def _gated_gelu_forward(both):
+    a, b = jnp.split(both.astype(jnp.float32), 2, axis=-1)
+    gelu, _ = _gelu_and_derivative(a)
+    return (gelu * b).astype(both.dtype), both
+
+
+def _gated_gelu_backward(both, g):
+    a, b = jnp.split(both.astype(jnp.float32), 2, axis=-1)
+    gelu, derivative = _gelu_and_derivative(a)
+    g = g.astype(jnp.float32)
+    return (jnp.concatenate([g * b * derivative, g * gelu], axis=-1).astype(both.dtype),)
+
+
+gated_gelu.defvjp(_gated_gelu_forward, _gated_gelu_backward)
 
 
 class GatedGeluMlp(nn.Module):
-    """``wo(gelu(wi_0 x) * wi_1 x)``: T5 v1.1's feed-forward block."""
+    """``wo(gelu(wi_0 x) * wi_1 x)``: T5 v1.1's feed-forward block.
+
+    ``wi_0`` and ``wi_1`` are kept as T5X's two kernels and run as one
+    product over their concatenation.
+    """
 
     mlp_dim: int
     dropout_rate: float = 0.0
@@ -262,8 +315,11 @@ class GatedGeluMlp(nn.Module):
 
     @nn.compact
     def __call__(self, x, deterministic: bool):
-        hidden = nn.gelu(Dense(self.mlp_dim, dtype=self.dtype, name="wi_0")(x), approximate=True)
-        hidden = hidden * Dense(self.mlp_dim, dtype=self.dtype, name="wi_1")(x)
+        shape = (x.shape[-1], self.mlp_dim)
+        wi_0 = Kernel(shape, _DENSE_INIT, name="wi_0")()
+        wi_1 = Kernel(shape, _DENSE_INIT, name="wi_1")()
+        both = flat_matmul(x, jnp.concatenate([wi_0, wi_1], axis=1), self.dtype)
+        hidden = gated_gelu(both)
         hidden = nn.Dropout(self.dropout_rate)(hidden, deterministic=deterministic)
         return Dense(x.shape[-1], dtype=self.dtype, name="wo")(hidden)
 
@@ -272,16 +328,14 @@ class EncoderLayer(nn.Module):
     """Pre-norm self-attention then feed-forward, each with a residual."""
 
     config: T5Config
-    relative_embedding: nn.Module
 
     @nn.compact
-    def __call__(self, x, mask, deterministic: bool):
+    def __call__(self, x, bias, deterministic: bool):
         cfg, dtype = self.config, _dtype(self.config)
-        bias = self.relative_embedding(x.shape[-2], x.shape[-2], True)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="attention"
-        )(y, y, mask, bias, deterministic)
+        )(y, y, bias, deterministic)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_mlp_layer_norm")(x)
         y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic)
@@ -292,21 +346,19 @@ class DecoderLayer(nn.Module):
     """Pre-norm causal self-attention, cross-attention, then feed-forward."""
 
     config: T5Config
-    relative_embedding: nn.Module
 
     @nn.compact
-    def __call__(self, x, encoded, self_mask, cross_mask, deterministic: bool):
+    def __call__(self, x, encoded, self_bias, cross_bias, deterministic: bool):
         cfg, dtype = self.config, _dtype(self.config)
-        bias = self.relative_embedding(x.shape[-2], x.shape[-2], False)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_self_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention"
-        )(y, y, self_mask, bias, deterministic)
+        )(y, y, self_bias, deterministic)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_cross_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="encoder_decoder_attention"
-        )(y, encoded, cross_mask, None, deterministic)
+        )(y, encoded, cross_bias, deterministic)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_mlp_layer_norm")(x)
         y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic)
@@ -325,6 +377,49 @@ def attention_mask(q_ids: jax.Array, k_ids: jax.Array) -> jax.Array:
     return (same & valid)[:, None]
 
 
+def attention_bias(mask: jax.Array, position_bias: jax.Array | None = None) -> jax.Array:
+    """The additive float32 bias of a stack's attention layers, computed once per stack.
+
+    ``position_bias`` where ``mask`` allows attention, ``-1e10`` where it does
+    not (as T5X turns masks into biases). Every layer of a stack adds the same
+    array to its logits, so the mask is applied once per stack, not per layer.
+
+    Args:
+        mask: ``[batch, 1, q, k]`` booleans.
+        position_bias: ``[1, heads, q, k]`` relative-position bias, or None.
+
+    Returns:
+        ``[batch, heads, q, k]`` (``[batch, 1, q, k]`` without a position bias).
+    """
+    if position_bias is None:
+        return jnp.where(mask, 0.0, _NEG_INF).astype(jnp.float32)
+    return _masked_position_bias(mask, position_bias)
+
+
+@jax.custom_vjp
+def _masked_position_bias(mask: jax.Array, position_bias: jax.Array) -> jax.Array:
+    return jnp.where(mask, position_bias.astype(jnp.float32), _NEG_INF)
+
+
+def _masked_position_bias_forward(mask, position_bias):
+    return _masked_position_bias(mask, position_bias), (mask, position_bias)
+
+
+def _masked_position_bias_backward(residuals, g):
+    mask, position_bias = residuals
+    masked = jnp.where(mask, g, 0.0)
+    # The sum over the batch as a chain of adds, which XLA fuses into one pass over the
+    # cotangent; XLA:CPU's library reduction over a leading axis of a [batch, heads, q, k]
+    # array ran ~40x slower than that.
+    total = masked[0]
+    for row in range(1, masked.shape[0]):
+        total = total + masked[row]
+    return None, total[None].astype(position_bias.dtype)
+
+
+_masked_position_bias.defvjp(_masked_position_bias_forward, _masked_position_bias_backward)
+
+
 class Encoder(nn.Module):
     """Token embedding (shared, passed in), encoder layers, final norm."""
 
@@ -334,18 +429,19 @@ class Encoder(nn.Module):
     @nn.compact
     def __call__(self, tokens, segment_ids, deterministic: bool):
         cfg, dtype = self.config, _dtype(self.config)
-        rel = RelativePositionBiases(
+        length = tokens.shape[-1]
+        position_bias = RelativePositionBiases(
             cfg.relative_attention_num_buckets,
             cfg.relative_attention_max_distance,
             cfg.num_heads,
             dtype,
             name="relpos_bias",
-        )
-        mask = attention_mask(segment_ids, segment_ids)
+        )(length, length, True)
+        bias = attention_bias(attention_mask(segment_ids, segment_ids), position_bias)
         x = self.shared_embedding(tokens).astype(dtype)
         x = nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
         for i in range(cfg.num_encoder_layers):
-            x = EncoderLayer(cfg, rel, name=f"layers_{i}")(x, mask, deterministic)
+            x = EncoderLayer(cfg, name=f"layers_{i}")(x, bias, deterministic)
         x = RMSNorm(cfg.layer_norm_epsilon, dtype, name="encoder_norm")(x)
         return nn.Dropout(cfg.dropout_rate)(x, deterministic=deterministic)
 
@@ -366,22 +462,23 @@ class Decoder(nn.Module):
         deterministic: bool,
     ):
         cfg, dtype = self.config, _dtype(self.config)
-        rel = RelativePositionBiases(
+        length = decoder_input_tokens.shape[-1]
+        position_bias = RelativePositionBiases(
             cfg.relative_attention_num_buckets,
             cfg.relative_attention_max_distance,
             cfg.num_heads,
             dtype,
             name="relpos_bias",
-        )
-        length = decoder_input_tokens.shape[-1]
+        )(length, length, False)
         causal = jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
         self_mask = attention_mask(decoder_segment_ids, decoder_segment_ids) & causal
-        cross_mask = attention_mask(decoder_segment_ids, encoder_segment_ids)
+        self_bias = attention_bias(self_mask, position_bias)
+        cross_bias = attention_bias(attention_mask(decoder_segment_ids, encoder_segment_ids))
         y = self.shared_embedding(decoder_input_tokens).astype(dtype)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         for i in range(cfg.num_decoder_layers):
-            y = DecoderLayer(cfg, rel, name=f"layers_{i}")(
-                y, encoded, self_mask, cross_mask, deterministic
+            y = DecoderLayer(cfg, name=f"layers_{i}")(
+                y, encoded, self_bias, cross_bias, deterministic
             )
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="decoder_norm")(y)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
