@@ -318,10 +318,10 @@ def test_bfloat16_products_take_bfloat16_operands_and_accumulate_in_float32(mode
     products = re.findall(
         r"stablehlo\.dot_general.*?:\s*\((tensor<[^)]*)\)\s*->\s*(tensor<\S+>)", lowered.as_text()
     )
-    # Per layer: 6 (encoder: query-key-value as one, scores, weighted values, out; wi_0 and
-    # wi_1 as one, wo) or 11 (decoder: self-attention as the encoder's, cross-attention with
-    # query and key-value apart); then the logits. Each with its two gradient products.
-    assert len(products) == 3 * (2 * 6 + 2 * 11 + 1)
+    # Per layer: 8 (encoder: query, key, value, scores, weighted values, out; wi_0 and wi_1
+    # as one, wo) or 14 (decoder: two attentions); then the logits. Each with its two
+    # gradient products.
+    assert len(products) == 3 * (2 * 8 + 2 * 14 + 1)
     for operands, result in products:
         assert operands.count("xbf16>") == 2 and result.endswith("xf32>"), (operands, result)
     if jax.default_backend() == "cpu":
