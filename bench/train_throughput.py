@@ -32,7 +32,7 @@ Without ``torch`` and ``transformers`` (``pip install -e '.[bench]'``) only
 flawn's figures are measured, and the output says that Hugging Face was skipped.
 
 Usage:
-  python bench/train_throughput.py [--rounds 3] [--steps 5] [--dtypes float32,bfloat16]
+  python bench/train_throughput.py [--rounds 5] [--steps 5] [--dtypes float32,bfloat16]
       [--no-hf] [--no-compile] [--json OUT]
   python bench/train_throughput.py --loop [--size tiny] [--mixture demo.general_plus_legal]
       [--batch-size 32] [--inputs 144] [--targets 16] [--steps 50]
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--steps", type=int, help="timed steps per round (default 5); --loop: steps (default 50)"
     )
