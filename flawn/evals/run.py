@@ -272,11 +272,7 @@ def evaluate_checkpoint(
         FlawnError: If the folder is not a run, or holds no checkpoint.
     """
     run_dir = RunDir(path)
-    if not run_dir.exists():
-        raise FlawnError(
-            f"{path} is not a run folder: it needs spec.json (flawn sweep) or config.gin and "
-            "checkpoints/ (flawn train)"
-        )
+    run_dir.require(str(path))
     check_eval_spec(spec)
     predictor = run_backend(run_dir).predictor(run_dir, step)
     outcome = evaluate_run(run_dir, spec, predictor, force=force)

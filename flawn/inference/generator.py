@@ -92,12 +92,7 @@ class Generator:
         from flawn.runtime import import_heavy_stack
 
         run_dir = RunDir(checkpoint)
-        if not run_dir.exists():
-            raise ConfigError(
-                f"--checkpoint {checkpoint}: not a run folder; pass a sweep run folder "
-                "(runs/<sweep>/<run_id>, with spec.json) or a flawn train folder (its MODEL_DIR, "
-                "with config.gin and checkpoints/)"
-            )
+        run_dir.require(f"--checkpoint {checkpoint}")
         import_heavy_stack()  # the vocabulary comes from the run's registered mixture
         backend = run_backend(run_dir)
         steps = run_dir.final_stage().checkpoint_steps()

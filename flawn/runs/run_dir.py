@@ -35,6 +35,8 @@ from typing import Any
 
 from etils import epath
 
+from flawn.errors import ConfigError
+
 PathLike = str | os.PathLike | epath.Path
 
 #: Written in place of MODEL_DIR's value in a stored config.gin.
@@ -234,6 +236,22 @@ class RunDir:
     def exists(self) -> bool:
         """Whether the folder holds a run (a spec or a bare train config)."""
         return self.spec_path.exists() or (self.path / TrainDir.CONFIG).exists()
+
+    def require(self, label: str) -> None:
+        """Raises unless the folder holds a run, saying which folders are runs.
+
+        Args:
+            label: How the folder was given, for the message (``"--checkpoint PATH"``).
+
+        Raises:
+            ConfigError: If the folder holds no run.
+        """
+        if not self.exists():
+            raise ConfigError(
+                f"{label}: not a run folder; pass a sweep run folder "
+                "(runs/<sweep>/<run_id>, with spec.json) or a flawn train folder (its MODEL_DIR, "
+                "with config.gin and checkpoints/)"
+            )
 
     # -- spec and stages ---------------------------------------------------------------------
     def write_spec(self, spec: Mapping[str, Any]) -> None:
