@@ -174,3 +174,29 @@ def test_unknown_policy_is_rejected(tmp_path):
     path, _ = _shard_with_five_kinds_of_broken_lines(tmp_path)
     with pytest.raises(ValueError, match="policy must be one of"):
         list(read_shard(path, policy="ignore"))
+
+
+def test_source_hands_records_to_tf_data_in_chunks_without_losing_or_reordering(
+    tmp_path, monkeypatch
+):
+    """Chunk boundaries inside and across shards: every record once, in reading order."""
+    from flawn.tasks import sources
+
+    monkeypatch.setattr(sources, "_CHUNK", 3)
+    paths = []
+    for index, count in enumerate((4, 3)):
+        records = [_record(prompt=f"shard {index} record {i}", answer=str(i)) for i in range(count)]
+        paths.append(tmp_path / shard_name("DemoSet", "demo_subset", "train", index))
+        write_shard(paths[-1], records)
+    source = sources.LawInstructSource({"train": [str(p) for p in paths]})
+    read = [
+        {field: value.decode() for field, value in example.items()}
+        for example in source.get_dataset("train", shuffle=False).as_numpy_iterator()
+    ]
+    expected = [
+        {field: getattr(record, field) for field in FIELDS}
+        for path in paths
+        for record in read_shard(path)
+    ]
+    assert len(read) == 7
+    assert read == expected

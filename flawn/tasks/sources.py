@@ -19,6 +19,9 @@ from flawn.sources.lawinstruct import FIELDS, read_shard
 from flawn.sources.rawtext import read_text
 from flawn.tasks.features import GENERAL_METADATA, METADATA_KEYS
 
+#: Records per element handed from the Python readers to tf.data (see get_dataset).
+_CHUNK = 256
+
 _LAWINSTRUCT_SIGNATURE = {field: tf.TensorSpec(shape=(), dtype=tf.string) for field in FIELDS}
 _FLAN_SIGNATURE = {
     "inputs": tf.TensorSpec(shape=(), dtype=tf.string),
@@ -96,11 +99,28 @@ class _LocalFileSource(seqio.DataSource):
         if shuffle:
             random.Random(seed).shuffle(files)
 
-        def generate() -> Iterator[dict[str, str]]:
-            for path in files:
-                yield from self._records(path)
+        fields = list(self._signature)
 
-        return tf.data.Dataset.from_generator(generate, output_signature=self._signature)
+        def generate() -> Iterator[dict[str, list[str]]]:
+            chunk: list[dict[str, str]] = []
+            for path in files:
+                for record in self._records(path):
+                    chunk.append(record)
+                    if len(chunk) == _CHUNK:
+                        yield {field: [r[field] for r in chunk] for field in fields}
+                        chunk = []
+            if chunk:
+                yield {field: [r[field] for r in chunk] for field in fields}
+
+        # Records cross from Python into tf.data in chunks: from_generator's cost per
+        # element (over a millisecond per record on a 2-core host) dwarfs reading the
+        # record itself (about 20 microseconds), so it is paid once per chunk.
+        chunked = {
+            field: tf.TensorSpec(shape=(None,), dtype=spec.dtype)
+            for field, spec in self._signature.items()
+        }
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=chunked)
+        return dataset.unbatch()
 
 
 class LawInstructSource(_LocalFileSource):
