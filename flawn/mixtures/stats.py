@@ -176,6 +176,8 @@ def tasks_stats(
 def _measure_group(tasks, split, sample, lengths) -> dict[str, TaskStats] | None:
     import tensorflow as tf
 
+    from flawn.tasks.sources import records_dataset
+
     counts = [_count(t, split) for t in tasks]
     source = tasks[0].source
     signature = source._signature
@@ -192,7 +194,7 @@ def _measure_group(tasks, split, sample, lengths) -> dict[str, TaskStats] | None
                 if taken == sample:
                     break
 
-    dataset = tf.data.Dataset.from_generator(records, output_signature=signature)
+    dataset = records_dataset(records, signature)
     representative = tasks[0]
     dataset = representative.preprocess_precache(dataset)
     dataset = representative.preprocess_postcache(dataset, dict(lengths) if lengths else None)

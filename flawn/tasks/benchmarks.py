@@ -50,6 +50,7 @@ from flawn.evals.legalbench.table import task_table
 from flawn.evals.legalbench.tasks import LegalBenchExample, LegalBenchTask, load_legalbench
 from flawn.tasks.features import text_output_features
 from flawn.tasks.metadata import record_metadata
+from flawn.tasks.sources import records_dataset
 
 LEGALBENCH_PREFIX = "legalbench."
 LAWBENCH_PREFIX = "lawbench."
@@ -168,9 +169,7 @@ class _BenchmarkSource(seqio.DataSource):
         rows = list(self._rows(split))
         if shard_info and shard_info.num_shards > 1:
             rows = rows[shard_info.index :: shard_info.num_shards]
-        dataset = tf.data.Dataset.from_generator(
-            lambda: iter(rows), output_signature=_signature(*self.extra_features)
-        )
+        dataset = records_dataset(lambda: iter(rows), _signature(*self.extra_features))
         return dataset.shuffle(len(rows) or 1, seed=0) if shuffle else dataset
 
 

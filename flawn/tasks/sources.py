@@ -19,7 +19,7 @@ from flawn.sources.lawinstruct import FIELDS, read_shard
 from flawn.sources.rawtext import read_text
 from flawn.tasks.features import GENERAL_METADATA, METADATA_KEYS
 
-#: Records per element handed from the Python readers to tf.data (see get_dataset).
+#: Records per element handed from Python readers to tf.data (see records_dataset).
 _CHUNK = 256
 
 _LAWINSTRUCT_SIGNATURE = {field: tf.TensorSpec(shape=(), dtype=tf.string) for field in FIELDS}
@@ -28,6 +28,43 @@ _FLAN_SIGNATURE = {
     "targets": tf.TensorSpec(shape=(), dtype=tf.string),
     **{key: tf.TensorSpec(shape=(), dtype=tf.string) for key in METADATA_KEYS},
 }
+
+
+def records_dataset(
+    records: Callable[[], Iterator[Mapping[str, str]]],
+    signature: Mapping[str, tf.TensorSpec],
+    chunk: int | None = None,
+) -> tf.data.Dataset:
+    """A ``tf.data`` dataset of the dicts a Python generator yields, in order.
+
+    Records cross from Python into tf.data in chunks: ``from_generator``'s cost
+    per element (over a millisecond on a 2-core host) dwarfs reading a record
+    from a shard (about 20 microseconds), so it is paid once per chunk, and
+    the chunks are unbatched again inside tf.data.
+
+    Args:
+        records: Called once per pass; yields dicts with the signature's keys.
+        signature: Scalar ``tf.TensorSpec`` per key.
+        chunk: Records per element handed over (default :data:`_CHUNK`).
+    """
+    size = chunk or _CHUNK
+    fields = list(signature)
+
+    def chunks() -> Iterator[dict[str, list[str]]]:
+        batch: list[Mapping[str, str]] = []
+        for record in records():
+            batch.append(record)
+            if len(batch) == size:
+                yield {field: [r[field] for r in batch] for field in fields}
+                batch = []
+        if batch:
+            yield {field: [r[field] for r in batch] for field in fields}
+
+    chunked = {
+        field: tf.TensorSpec(shape=(None, *spec.shape), dtype=spec.dtype)
+        for field, spec in signature.items()
+    }
+    return tf.data.Dataset.from_generator(chunks, output_signature=chunked).unbatch()
 
 
 class _LocalFileSource(seqio.DataSource):
@@ -99,28 +136,11 @@ class _LocalFileSource(seqio.DataSource):
         if shuffle:
             random.Random(seed).shuffle(files)
 
-        fields = list(self._signature)
-
-        def generate() -> Iterator[dict[str, list[str]]]:
-            chunk: list[dict[str, str]] = []
+        def generate() -> Iterator[dict[str, str]]:
             for path in files:
-                for record in self._records(path):
-                    chunk.append(record)
-                    if len(chunk) == _CHUNK:
-                        yield {field: [r[field] for r in chunk] for field in fields}
-                        chunk = []
-            if chunk:
-                yield {field: [r[field] for r in chunk] for field in fields}
+                yield from self._records(path)
 
-        # Records cross from Python into tf.data in chunks: from_generator's cost per
-        # element (over a millisecond per record on a 2-core host) dwarfs reading the
-        # record itself (about 20 microseconds), so it is paid once per chunk.
-        chunked = {
-            field: tf.TensorSpec(shape=(None,), dtype=spec.dtype)
-            for field, spec in self._signature.items()
-        }
-        dataset = tf.data.Dataset.from_generator(generate, output_signature=chunked)
-        return dataset.unbatch()
+        return records_dataset(generate, self._signature)
 
 
 class LawInstructSource(_LocalFileSource):
