@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import pathlib
+import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -595,3 +596,32 @@ def test_lawgpts_legal_vocabulary_makes_each_term_one_piece_and_legal_text_short
     for path in files:
         lengths = measure_lengths(read_texts(path), BASE, extension.model, path.name)
         assert lengths.reduction > 0.05, path.name
+
+
+def test_a_vocabulary_built_for_planning_is_removed_when_the_process_ends(tmp_path):
+    """run_extension without a run folder builds into a temporary folder; exit removes it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    terms = tmp_path / "terms.txt"
+    terms.write_text("Rechtsgeschäft\nVerjährungsfrist\n", encoding="utf-8")
+    script = textwrap.dedent(f"""
+        import os
+        from flawn import paths
+        from flawn.runs.vocabulary import make_recipe, run_extension
+        from flawn.vocab import load_vocabulary
+
+        recipe = make_recipe({{"terms": {str(terms)!r}}}, load_vocabulary(str(paths.SAMPLE_VOCAB)))
+        extension = run_extension(recipe)
+        folder = os.path.dirname(extension.model)
+        assert os.path.isdir(folder) and os.listdir(folder), folder
+        print(folder)
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = done.stdout.strip().splitlines()[-1]
+    assert folder.startswith(tempfile.gettempdir()) and "flawn-vocab_" in folder
+    assert not os.path.exists(folder)

@@ -31,6 +31,7 @@ resized (:func:`flawn.train.resized_checkpoint.fit_to_extension`).
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -262,13 +263,20 @@ def _read_recipe_key(folder) -> str | None:
     return json.loads(path.read_text(encoding="utf-8")).get("key") if path.exists() else None
 
 
+def _process_temp_dir(prefix: str) -> str:
+    """A temporary folder that lives as long as this process (vocabularies read it lazily)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def _local_copy(folder) -> str:
     """A local folder with ``folder``'s files (``folder`` itself when it is local)."""
     from etils import epath
 
     if os.path.isdir(os.fspath(folder)):
         return os.fspath(folder)
-    local = tempfile.mkdtemp(prefix="flawn-vocab-")
+    local = _process_temp_dir("flawn-vocab-")
     for path in epath.Path(folder).iterdir():
         (epath.Path(local) / path.name).write_bytes(path.read_bytes())
     return local
@@ -333,7 +341,7 @@ def run_extension(recipe: VocabularyRecipe, model_dir: str | None = None):
         if key == recipe.key:
             return load_extension(_local_copy(vocab))
     if recipe.key not in _BUILT:
-        folder = tempfile.mkdtemp(prefix=f"flawn-{recipe.tag}-")
+        folder = _process_temp_dir(f"flawn-{recipe.tag}-")
         recipe.build(folder)
         _BUILT[recipe.key] = folder
     return load_extension(_BUILT[recipe.key])
