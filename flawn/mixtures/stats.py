@@ -120,12 +120,12 @@ def _count(task, split: str) -> int:
 
 def _group_key(task, split: str):
     """Tasks with equal keys preprocess alike and can be measured in one pipeline."""
-    from flawn.tasks.sources import _LocalFileSource
+    from flawn.tasks.sources import LocalFileSource
 
     source = task.source
-    if not isinstance(source, _LocalFileSource) or split not in source.splits:
+    if not isinstance(source, LocalFileSource) or split not in source.splits:
         return None
-    if _GROUP_INDEX_FIELD not in source._signature:
+    if _GROUP_INDEX_FIELD not in source.signature:
         return None
     steps = []
     for step in task.preprocessors:
@@ -133,7 +133,7 @@ def _group_key(task, split: str):
             step = step.func  # add_source_task: only the constant name differs
         steps.append(_ADDRESS.sub("", repr(step)))
     features = {k: repr(v.vocabulary) for k, v in task.output_features.items()}
-    return (type(source), tuple(sorted(source._signature)), tuple(steps), repr(features))
+    return (type(source), tuple(sorted(source.signature)), tuple(steps), repr(features))
 
 
 def tasks_stats(
@@ -180,13 +180,13 @@ def _measure_group(tasks, split, sample, lengths) -> dict[str, TaskStats] | None
 
     counts = [_count(t, split) for t in tasks]
     source = tasks[0].source
-    signature = source._signature
+    signature = source.signature
 
     def records():
         for index, task in enumerate(tasks):
             taken = 0
             for path in task.source.list_shards(split):
-                for record in task.source._records(path):
+                for record in task.source.records(path):
                     if taken == sample:
                         break
                     yield {**record, _GROUP_INDEX_FIELD: str(index)}

@@ -67,12 +67,16 @@ def records_dataset(
     return tf.data.Dataset.from_generator(chunks, output_signature=chunked).unbatch()
 
 
-class _LocalFileSource(seqio.DataSource):
+class LocalFileSource(seqio.DataSource):
     """A seqio source whose shards are local files read by a Python reader.
 
     Malformed records follow ``policy`` (``error`` or ``skip``; ``None`` means
     the gin-configured :func:`flawn.sources.policy.bad_record_policy`), and
     every pass over a file adds its counts to :data:`flawn.sources.policy.LEDGER`.
+
+    Attributes:
+        signature: The scalar string features of every record, by name.
+        policy: The bad-record policy (``None``: gin's).
     """
 
     def __init__(
@@ -89,7 +93,7 @@ class _LocalFileSource(seqio.DataSource):
                 if not os.path.exists(path):
                     raise FileNotFoundError(f"data file {path} does not exist")
         self._split_to_files = {split: list(files) for split, files in split_to_files.items()}
-        self._signature = dict(signature)
+        self.signature = dict(signature)
         # None: read the gin-configured policy when the dataset is built.
         self.policy = policy
         super().__init__(
@@ -100,6 +104,7 @@ class _LocalFileSource(seqio.DataSource):
 
     @property
     def supports_arbitrary_sharding(self) -> bool:
+        """False: shards are whole files, split across hosts file by file."""
         return False
 
     def __repr__(self) -> str:
@@ -107,9 +112,11 @@ class _LocalFileSource(seqio.DataSource):
         return f"{type(self).__name__}({self._split_to_files!r})"
 
     def list_shards(self, split: str) -> Sequence[str]:
+        """The split's files, in order."""
         return self._split_to_files[split]
 
-    def _records(self, path: str) -> Iterator[dict[str, str]]:
+    def records(self, path: str) -> Iterator[dict[str, str]]:
+        """The records of one shard, as the dataset yields them (under the policy)."""
         raise NotImplementedError
 
     def get_dataset(
@@ -138,12 +145,12 @@ class _LocalFileSource(seqio.DataSource):
 
         def generate() -> Iterator[dict[str, str]]:
             for path in files:
-                yield from self._records(path)
+                yield from self.records(path)
 
-        return records_dataset(generate, self._signature)
+        return records_dataset(generate, self.signature)
 
 
-class LawInstructSource(_LocalFileSource):
+class LawInstructSource(LocalFileSource):
     """LawInstruct ``.jsonl.xz`` shards, yielding the 12 release fields as strings."""
 
     def __init__(
@@ -154,12 +161,13 @@ class LawInstructSource(_LocalFileSource):
     ):
         super().__init__(split_to_files, _LAWINSTRUCT_SIGNATURE, num_input_examples, policy)
 
-    def _records(self, path: str) -> Iterator[dict[str, str]]:
+    def records(self, path: str) -> Iterator[dict[str, str]]:
+        """One dict of the 12 release fields per record."""
         for record in read_shard(path, self.policy):
             yield {field: getattr(record, field) for field in FIELDS}
 
 
-class FlanSource(_LocalFileSource):
+class FlanSource(LocalFileSource):
     """Flan-style ``inputs``/``targets`` JSONL files, with general metadata filled in.
 
     Attributes:
@@ -185,7 +193,8 @@ class FlanSource(_LocalFileSource):
     def __repr__(self) -> str:
         return f"FlanSource({self.task_source}/{self.task_name}, {self._split_to_files!r})"
 
-    def _records(self, path: str) -> Iterator[dict[str, str]]:
+    def records(self, path: str) -> Iterator[dict[str, str]]:
+        """``inputs``/``targets`` and metadata per record of the kept submix and task."""
         for record in read_flan(path, self.policy):
             if self.task_source is not None and record.task_source != self.task_source:
                 continue
@@ -200,7 +209,7 @@ class FlanSource(_LocalFileSource):
             }
 
 
-class ConvertedSource(_LocalFileSource):
+class ConvertedSource(LocalFileSource):
     """Files in any supported format, converted to ``inputs``/``targets`` plus metadata.
 
     Args:
@@ -232,12 +241,13 @@ class ConvertedSource(_LocalFileSource):
     def __repr__(self) -> str:
         return f"ConvertedSource({self._description}, {self._split_to_files!r})"
 
-    def _records(self, path: str) -> Iterator[dict[str, str]]:
+    def records(self, path: str) -> Iterator[dict[str, str]]:
+        """``inputs``/``targets`` per converted record, with the constant metadata."""
         for inputs, targets in self._convert(path, self.policy):
             yield {"inputs": inputs, "targets": targets, **self._metadata}
 
 
-class TextSource(_LocalFileSource):
+class TextSource(LocalFileSource):
     """Raw documents for span corruption: the text goes to ``targets``, metadata alongside.
 
     Args:
@@ -267,7 +277,8 @@ class TextSource(_LocalFileSource):
     def __repr__(self) -> str:
         return f"TextSource({self.text_field!r}, {self._split_to_files!r})"
 
-    def _records(self, path: str) -> Iterator[dict[str, str]]:
+    def records(self, path: str) -> Iterator[dict[str, str]]:
+        """One dict per document: the text under ``targets`` and its metadata."""
         stem = os.path.basename(path).split(".")[0]
         for record in read_text(path, self.text_field, self.policy):
             language = record.language or "unknown"

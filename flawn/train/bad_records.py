@@ -24,12 +24,14 @@ def mixture_files(name: str) -> dict[str, list[str]]:
     """``{task: [files]}`` of the tasks of a mixture (or of one task) that read local files."""
     import seqio
 
+    from flawn.tasks.sources import LocalFileSource
+
     provider = seqio.get_mixture_or_task(name)
     tasks = provider.tasks if isinstance(provider, seqio.Mixture) else [provider]
     out = {}
     for task in tasks:
         source = task.source
-        if hasattr(source, "list_shards") and hasattr(source, "_records"):
+        if isinstance(source, LocalFileSource):
             try:
                 out[task.name] = list(source.list_shards("train"))
             except KeyError:
@@ -43,7 +45,7 @@ def _count_through_source(task: str, path: str) -> dict[str, Any]:
 
     source = seqio.get_mixture_or_task(task).source
     before = LEDGER.snapshot().get(path, {"read": 0, "kept": 0, "skipped": {}, "passes": 0})
-    examples = sum(1 for _ in source._records(path))
+    examples = sum(1 for _ in source.records(path))
     after = LEDGER.snapshot().get(path, before)
     skipped = {
         reason: n - before["skipped"].get(reason, 0)
