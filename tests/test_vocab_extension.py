@@ -494,6 +494,20 @@ def test_the_lawgpt_regime_binds_the_extended_vocabulary_into_every_stage(
     task = variant.tasks[0]
     assert task.name.startswith(f"{recipe.tag}:sample_lawinstruct.")
     assert task.output_features["targets"].vocabulary.vocab_size == 1252 + len(TERMS)
+    # Unregistering a tag removes its variants from seqio and from flawn's own records.
+    from flawn.errors import RegistryError
+    from flawn.mixtures.registry import get_mixture_spec
+    from flawn.mixtures.vocabulary import unregister_variants
+    from flawn.tasks.metadata import task_metadata
+
+    get_mixture_spec(variant.name), task_metadata(task.name)  # both recorded
+    removed = unregister_variants(recipe.tag)
+    assert variant.name in removed and task.name in removed
+    assert variant.name not in seqio.MixtureRegistry.names()
+    with pytest.raises(RegistryError):
+        get_mixture_spec(variant.name)
+    with pytest.raises(RegistryError):
+        task_metadata(task.name)
     # Another word list is another run; a T5 size is sized from the extended vocabulary.
     terms_file.write_text("arbitration\n", encoding="utf-8")
     assert _resolve(LEGAL_VOCABULARY=str(terms_file)).run_id != spec.run_id

@@ -119,3 +119,12 @@ def get_mixture_spec(name: str) -> MixtureSpec:
 def mixture_names() -> list[str]:
     """Returns the names of all mixtures registered through flawn, sorted."""
     return sorted(_SPECS)
+
+
+def forget_mixture_spec(name: str) -> bool:
+    """Drops a mixture's spec (its seqio registration is the caller's to remove).
+
+    Returns:
+        Whether a spec was recorded under ``name``.
+    """
+    return _SPECS.pop(name, None) is not None

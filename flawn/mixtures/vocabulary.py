@@ -127,16 +127,15 @@ def unregister_variants(tag: str) -> list[str]:
     """
     import seqio
 
-    # The registries have no removal of their own; a variant is flawn's to remove.
-    from flawn.mixtures.registry import _SPECS
-    from flawn.tasks.metadata import _METADATA
+    from flawn.mixtures.registry import forget_mixture_spec
+    from flawn.tasks.metadata import forget_metadata
 
     prefix = variant_name("", tag)
     removed = []
     for registry in (seqio.MixtureRegistry, seqio.TaskRegistry):
         for name in [n for n in registry.names() if n.startswith(prefix)]:
             registry.remove(name)
-            _SPECS.pop(name, None)
-            _METADATA.pop(name, None)
+            forget_mixture_spec(name)
+            forget_metadata(name)
             removed.append(name)
     return removed

@@ -65,6 +65,15 @@ def record_metadata(name: str, kind: str, fields: Mapping[str, str]) -> TaskMeta
     return metadata
 
 
+def forget_metadata(name: str) -> bool:
+    """Drops a task's metadata (its seqio registration is the caller's to remove).
+
+    Returns:
+        Whether metadata was recorded under ``name``.
+    """
+    return _METADATA.pop(name, None) is not None
+
+
 def task_metadata(name: str) -> TaskMetadata:
     """Returns a task's metadata.
 
