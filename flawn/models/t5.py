@@ -233,6 +233,7 @@ class MultiHeadAttention(nn.Module):
         """
         emb_dim = inputs_q.shape[-1]
         inner = self.num_heads * self.head_dim
+        full_precision = jnp.dtype(self.dtype) == jnp.float32
 
         def query_init(key, shape, dtype=jnp.float32):
             # T5 folds 1/sqrt(head_dim) into the query initialisation instead of the
@@ -248,7 +249,7 @@ class MultiHeadAttention(nn.Module):
             y = flat_matmul(inputs, jnp.concatenate(kernels, axis=1), self.dtype)
             return split_heads(y, len(kernels), self.num_heads, self.head_dim)
 
-        if jnp.dtype(self.dtype) != jnp.float32:  # apart (see the class docstring)
+        if not full_precision:  # apart (see the class docstring)
             (q,), (k,), (v,) = (
                 project(inputs_q, query),
                 project(inputs_kv, key),
@@ -259,7 +260,6 @@ class MultiHeadAttention(nn.Module):
         else:
             (q,), (k, v) = project(inputs_q, query), project(inputs_kv, key, value)
 
-        full_precision = jnp.dtype(self.dtype) == jnp.float32
         if full_precision:
             logits = q @ jnp.swapaxes(k, -1, -2)  # [b, h, q, k]
         else:  # bfloat16 operands, float32 scores: the softmax needs them anyway
