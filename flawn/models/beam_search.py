@@ -25,8 +25,10 @@ from flawn.models.decoding import (
     EOS_ID,
     NEG_INF,
     encode_inputs,
+    init_cache,
     mask_unused_ids,
     next_token_logits,
+    reorder_cache,
 )
 from flawn.models.t5 import Transformer
 
@@ -68,6 +70,7 @@ def beam_search(
     # One encoder row per hypothesis: row b * beams + j is hypothesis j of input b.
     encoded = jnp.repeat(encoded, beams, axis=0)
     encoder_segment_ids = jnp.repeat(encoder_segment_ids, beams, axis=0)
+    cache = init_cache(model, params, encoded, encoder_segment_ids, length)
     alpha = jnp.asarray(length_penalty, jnp.float32)
 
     sequences = jnp.zeros((batch, beams, length + 1), jnp.int32)
@@ -78,7 +81,7 @@ def beam_search(
     lengths = jnp.zeros((batch, beams), jnp.int32)
 
     def not_finished(state):
-        step, _, log_probs, scores, finished, _ = state
+        step, _, log_probs, scores, finished, _, _ = state
         # An unfinished hypothesis's score can rise at most to log_prob / the largest
         # penalty still ahead (log-probabilities are negative and only fall).
         largest_penalty = jnp.maximum(
@@ -89,14 +92,9 @@ def beam_search(
         return (step < length) & ~jnp.all(best_finished >= hopeful)
 
     def step_fn(state):
-        step, sequences, log_probs, scores, finished, lengths = state
-        logits = next_token_logits(
-            model,
-            params,
-            encoded,
-            encoder_segment_ids,
-            sequences.reshape(batch * beams, length + 1),
-            step,
+        step, sequences, log_probs, scores, finished, lengths, cache = state
+        logits, cache = next_token_logits(
+            model, params, encoded, encoder_segment_ids, sequences[:, :, step].reshape(-1), cache
         )
         token_log_probs = jax.nn.log_softmax(mask_unused_ids(logits, vocab_limit), axis=-1)
         vocab = token_log_probs.shape[-1]
@@ -110,16 +108,18 @@ def beam_search(
         )
         scores, chosen = jax.lax.top_k(candidate_scores, beams)
         parent, token = chosen // vocab, (chosen % vocab).astype(jnp.int32)
+        # Each survivor continues its parent's prefix: its sequence and its cached keys.
+        cache = reorder_cache(cache, (jnp.arange(batch)[:, None] * beams + parent).reshape(-1))
         sequences = jnp.take_along_axis(sequences, parent[..., None], axis=1)
         sequences = sequences.at[:, :, step + 1].set(token)
         log_probs = jnp.take_along_axis(candidate_log_probs, chosen, axis=1)
         was_finished = jnp.take_along_axis(finished, parent, axis=1)
         lengths = jnp.where(was_finished, jnp.take_along_axis(lengths, parent, axis=1), step + 1)
         finished = was_finished | (token == EOS_ID)
-        return step + 1, sequences, log_probs, scores, finished, lengths
+        return step + 1, sequences, log_probs, scores, finished, lengths, cache
 
-    state = (0, sequences, log_probs, scores, finished, lengths)
-    _, sequences, _, scores, _, _ = jax.lax.while_loop(not_finished, step_fn, state)
+    state = (0, sequences, log_probs, scores, finished, lengths, cache)
+    _, sequences, _, scores, _, _, _ = jax.lax.while_loop(not_finished, step_fn, state)
     best = jnp.argmax(scores, axis=-1)
     ids = jnp.take_along_axis(sequences, best[:, None, None], axis=1)[:, 0, 1:]
     return ids, jnp.take_along_axis(scores, best[:, None], axis=1)[:, 0]

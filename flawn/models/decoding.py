@@ -1,16 +1,20 @@
 """Greedy decoding for the T5 model, and the pieces every decoding strategy shares.
 
 Sampling (:mod:`flawn.models.sampling`) and beam search
-(:mod:`flawn.models.beam_search`) build on :func:`encode_inputs` and
-:func:`next_token_logits` so that all strategies see the same logits.
+(:mod:`flawn.models.beam_search`) build on :func:`encode_inputs`,
+:func:`init_cache` and :func:`next_token_logits` so that all strategies see
+the same logits. Decoding keeps a key/value cache: each step runs the decoder
+over one new position, not over the whole output so far.
 """
 
 from __future__ import annotations
 
 import functools
 
+import flax
 import jax
 import jax.numpy as jnp
+from flax import traverse_util
 
 from flawn.models.t5 import Transformer
 
@@ -35,32 +39,87 @@ def encode_inputs(model: Transformer, params, encoder_input_tokens: jax.Array):
     return encoded, encoder_segment_ids
 
 
-def next_token_logits(
-    model: Transformer, params, encoded, encoder_segment_ids, buffer: jax.Array, step
-) -> jax.Array:
-    """The float32 logits of the token that follows ``buffer[:, : step + 1]``.
+def init_cache(model: Transformer, params, encoded, encoder_segment_ids, max_decode_length: int):
+    """Sets up the decoder's key/value cache for outputs of up to ``max_decode_length`` tokens.
 
-    The decoder is re-run over the whole (short) output buffer at each step
-    instead of keeping a key/value cache: for the answer lengths flawn decodes
-    this costs little and keeps the model code cache-free. The causal mask
-    makes positions after ``step`` irrelevant.
+    The cache holds, per decoder layer, room for the self-attention keys and
+    values of every output position and the cross-attention keys and values
+    of ``encoded`` (computed here once instead of at every step), plus the
+    index of the next position.
 
     Args:
         model: The Flax module.
         params: Its parameters (``{"params": ...}``).
-        encoded: Encoder output, one row per buffer row.
+        encoded: Encoder output, one row per output row.
         encoder_segment_ids: Its padding mask.
-        buffer: ``[batch, max_decode_length + 1]`` ids; column 0 is the start
-            token (0) and column ``i + 1`` the token generated at step ``i``.
-        step: The step being decoded (traced).
+        max_decode_length: Most positions the cache holds.
 
     Returns:
-        ``[batch, vocab]`` logits.
+        The ``"cache"`` collection, for :func:`next_token_logits`.
     """
-    logits = model.apply(
-        params, encoded, encoder_segment_ids, buffer[:, :-1], method=Transformer.decode
+    placeholder = jnp.zeros((encoded.shape[0], max_decode_length), jnp.int32)
+    _, variables = model.apply(
+        params,
+        encoded,
+        encoder_segment_ids,
+        placeholder,
+        use_cache=True,
+        method=Transformer.decode,
+        mutable=["cache"],
     )
-    return logits[:, step]
+    return variables["cache"]
+
+
+def next_token_logits(
+    model: Transformer, params, encoded, encoder_segment_ids, tokens: jax.Array, cache
+) -> tuple[jax.Array, dict]:
+    """The float32 logits of the token that follows ``tokens``, and the updated cache.
+
+    Each call runs the decoder over one position: ``tokens`` is the last
+    token of every row (the start token 0 at the first call), and the cache
+    holds the keys and values of the positions before it. The logits equal
+    those of the teacher-forced :meth:`Transformer.decode` over the whole
+    output at that position (up to float rounding; tested).
+
+    Args:
+        model: The Flax module.
+        params: Its parameters (``{"params": ...}``).
+        encoded: Encoder output, one row per output row.
+        encoder_segment_ids: Its padding mask.
+        tokens: ``[batch]`` ids.
+        cache: From :func:`init_cache` or the previous call.
+
+    Returns:
+        ``([batch, vocab] logits, cache)``.
+    """
+    logits, variables = model.apply(
+        {**params, "cache": cache},
+        encoded,
+        encoder_segment_ids,
+        tokens[:, None],
+        use_cache=True,
+        method=Transformer.decode,
+        mutable=["cache"],
+    )
+    return logits[:, 0], variables["cache"]
+
+
+def reorder_cache(cache, rows: jax.Array):
+    """The cache with each row's self-attention keys and values taken from row ``rows[i]``.
+
+    Beam search calls it when hypotheses inherit their parents' prefixes.
+    Cross-attention entries are left alone: every hypothesis of an input
+    shares its encodings.
+
+    Args:
+        cache: A cache from :func:`init_cache` or :func:`next_token_logits`.
+        rows: ``[batch]`` source row of every row.
+    """
+    flat = traverse_util.flatten_dict(flax.core.unfreeze(cache))
+    for path, value in flat.items():
+        if "self_attention" in path and path[-1] in ("cached_key", "cached_value"):
+            flat[path] = jnp.take(value, rows, axis=0)
+    return traverse_util.unflatten_dict(flat)
 
 
 def mask_unused_ids(logits: jax.Array, vocab_limit: int | None) -> jax.Array:
@@ -128,21 +187,24 @@ def decode_loop(
         ``[batch, max_decode_length]`` generated ids; positions after EOS are 0.
     """
     encoded, encoder_segment_ids = encode_inputs(model, params, encoder_input_tokens)
+    cache = init_cache(model, params, encoded, encoder_segment_ids, max_decode_length)
     batch = encoder_input_tokens.shape[0]
     buffer = jnp.zeros((batch, max_decode_length + 1), dtype=jnp.int32)
     done = jnp.zeros((batch,), dtype=bool)
 
     def not_finished(state):
-        step, _, done = state
+        step, _, done, _ = state
         return (step < max_decode_length) & ~jnp.all(done)
 
     def step_fn(state):
-        step, buffer, done = state
-        logits = next_token_logits(model, params, encoded, encoder_segment_ids, buffer, step)
+        step, buffer, done, cache = state
+        logits, cache = next_token_logits(
+            model, params, encoded, encoder_segment_ids, buffer[:, step], cache
+        )
         next_token = choose(mask_unused_ids(logits, vocab_limit), step).astype(jnp.int32)
         next_token = jnp.where(done, 0, next_token)
         buffer = buffer.at[:, step + 1].set(next_token)
-        return step + 1, buffer, done | (next_token == EOS_ID)
+        return step + 1, buffer, done | (next_token == EOS_ID), cache
 
-    _, buffer, _ = jax.lax.while_loop(not_finished, step_fn, (0, buffer, done))
+    _, buffer, _, _ = jax.lax.while_loop(not_finished, step_fn, (0, buffer, done, cache))
     return buffer[:, 1:]

@@ -143,8 +143,11 @@ class RelativePositionBiases(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, q_len: int, k_len: int, bidirectional: bool) -> jax.Array:
-        context = jnp.arange(q_len, dtype=jnp.int32)[:, None]
+    def __call__(
+        self, q_len: int, k_len: int, bidirectional: bool, q_offset: jax.Array | int = 0
+    ) -> jax.Array:
+        """``[1, heads, q_len, k_len]`` biases; query ``i`` sits at position ``q_offset + i``."""
+        context = q_offset + jnp.arange(q_len, dtype=jnp.int32)[:, None]
         memory = jnp.arange(k_len, dtype=jnp.int32)[None, :]
         buckets = relative_position_bucket(
             memory - context, bidirectional, self.num_buckets, self.max_distance
@@ -221,7 +224,7 @@ class MultiHeadAttention(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, inputs_q, inputs_kv, bias, deterministic: bool):
+    def __call__(self, inputs_q, inputs_kv, bias, deterministic: bool, cache_index=None):
         """Attends from ``inputs_q`` to ``inputs_kv`` (the same array: self-attention).
 
         Args:
@@ -230,6 +233,15 @@ class MultiHeadAttention(nn.Module):
             bias: Additive float32 bias broadcastable to ``[batch, heads, q, k]``
                 (relative positions and ``-1e10`` where attention is masked), or None.
             deterministic: Whether dropout is off.
+            cache_index: For decoding with a key/value cache (the ``"cache"``
+                collection, mutable): None without one. The first call with an
+                index sets the cache up from full-length inputs: room for every
+                position in self-attention, the encodings' keys and values in
+                cross-attention. Each later call takes one new position,
+                ``inputs_q = [batch, 1, emb]``: self-attention writes its key and
+                value at ``cache_index`` and attends over the whole cache (``bias``
+                masks positions not yet written); cross-attention reuses the
+                cached keys and values and ignores ``inputs_kv``.
         """
         emb_dim = inputs_q.shape[-1]
         inner = self.num_heads * self.head_dim
@@ -249,16 +261,39 @@ class MultiHeadAttention(nn.Module):
             y = flat_matmul(inputs, jnp.concatenate(kernels, axis=1), self.dtype)
             return split_heads(y, len(kernels), self.num_heads, self.head_dim)
 
-        if not full_precision:  # apart (see the class docstring)
+        self_attention = inputs_kv is inputs_q
+        stepping = cache_index is not None and self.has_variable("cache", "cached_key")
+        if stepping and not self_attention:  # keys and values of the encodings, cached
+            (q,) = project(inputs_q, query)
+            k, v = (
+                self.get_variable("cache", "cached_key"),
+                self.get_variable("cache", "cached_value"),
+            )
+        elif not full_precision:  # apart (see the class docstring)
             (q,), (k,), (v,) = (
                 project(inputs_q, query),
                 project(inputs_kv, key),
                 project(inputs_kv, value),
             )
-        elif inputs_kv is inputs_q:
+        elif self_attention:
             q, k, v = project(inputs_q, query, key, value)
         else:
             (q,), (k, v) = project(inputs_q, query), project(inputs_kv, key, value)
+
+        if cache_index is not None and not stepping:  # set the cache up
+            keep = jnp.zeros_like if self_attention else (lambda a: a)
+            self.variable("cache", "cached_key", keep, k)
+            self.variable("cache", "cached_value", keep, v)
+        elif stepping and self_attention:  # this position's key and value join the cache
+            for name, new in (("cached_key", k), ("cached_value", v)):
+                cached = self.variable("cache", name)
+                cached.value = jax.lax.dynamic_update_slice(
+                    cached.value, new.astype(cached.value.dtype), (0, 0, cache_index, 0)
+                )
+            k, v = (
+                self.get_variable("cache", "cached_key"),
+                self.get_variable("cache", "cached_value"),
+            )
 
         if full_precision:
             logits = q @ jnp.swapaxes(k, -1, -2)  # [b, h, q, k]
@@ -361,17 +396,17 @@ class DecoderLayer(nn.Module):
     config: T5Config
 
     @nn.compact
-    def __call__(self, x, encoded, self_bias, cross_bias, deterministic: bool):
+    def __call__(self, x, encoded, self_bias, cross_bias, deterministic: bool, cache_index=None):
         cfg, dtype = self.config, _dtype(self.config)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_self_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention"
-        )(y, y, self_bias, deterministic)
+        )(y, y, self_bias, deterministic, cache_index)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_cross_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="encoder_decoder_attention"
-        )(y, encoded, cross_bias, deterministic)
+        )(y, encoded, cross_bias, deterministic, cache_index)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_mlp_layer_norm")(x)
         y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic)
@@ -473,25 +508,42 @@ class Decoder(nn.Module):
         decoder_segment_ids,
         encoder_segment_ids,
         deterministic: bool,
+        use_cache: bool = False,
     ):
         cfg, dtype = self.config, _dtype(self.config)
         length = decoder_input_tokens.shape[-1]
-        position_bias = RelativePositionBiases(
+        relative_position_bias = RelativePositionBiases(
             cfg.relative_attention_num_buckets,
             cfg.relative_attention_max_distance,
             cfg.num_heads,
             dtype,
             name="relpos_bias",
-        )(length, length, False)
-        causal = jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
-        self_mask = attention_mask(decoder_segment_ids, decoder_segment_ids) & causal
+        )
+        cache_index, stepping = None, False
+        if use_cache:
+            stepping = self.has_variable("cache", "index")
+            index = self.variable("cache", "index", lambda: jnp.zeros((), jnp.int32))
+            # The cache's positions; their count is the longest output it can hold.
+            positions = self.variable(
+                "cache", "positions", lambda: jnp.arange(length, dtype=jnp.int32)
+            )
+            cache_index = index.value
+        if stepping:  # one new position, attending to the cached ones up to itself
+            cached = positions.value
+            position_bias = relative_position_bias(1, cached.shape[0], False, cache_index)
+            self_mask = (cached <= cache_index)[None, None, None, :]
+            index.value = cache_index + 1
+        else:
+            position_bias = relative_position_bias(length, length, False)
+            causal = jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
+            self_mask = attention_mask(decoder_segment_ids, decoder_segment_ids) & causal
         self_bias = attention_bias(self_mask, position_bias)
         cross_bias = attention_bias(attention_mask(decoder_segment_ids, encoder_segment_ids))
         y = self.shared_embedding(decoder_input_tokens).astype(dtype)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         for i in range(cfg.num_decoder_layers):
             y = DecoderLayer(cfg, name=f"layers_{i}")(
-                y, encoded, self_bias, cross_bias, deterministic
+                y, encoded, self_bias, cross_bias, deterministic, cache_index
             )
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="decoder_norm")(y)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
@@ -534,14 +586,30 @@ class Transformer(nn.Module):
         decoder_input_tokens,
         decoder_segment_ids=None,
         deterministic: bool = True,
+        use_cache: bool = False,
     ):
-        """Returns ``[batch, length, vocab]`` logits for teacher-forced decoder inputs."""
+        """Returns ``[batch, length, vocab]`` logits for teacher-forced decoder inputs.
+
+        With ``use_cache`` (apply with ``mutable=["cache"]``), the first call
+        sets up a key/value cache for outputs as long as
+        ``decoder_input_tokens`` (its logits are not needed) and every later
+        call decodes one position, ``decoder_input_tokens = [batch, 1]``, the
+        token after the previous call's: its logits equal the teacher-forced
+        ones at that position, for a fraction of the work. Stepping assumes
+        unpacked outputs (one segment per row). See
+        :func:`flawn.models.decoding.init_cache`.
+        """
         if decoder_segment_ids is None:
             # Unpacked decoding: every position belongs to segment 1 (the causal mask
             # hides what comes later), so the leading 0 "start" token is attended to.
             decoder_segment_ids = jnp.ones_like(decoder_input_tokens)
         return self.decoder(
-            encoded, decoder_input_tokens, decoder_segment_ids, encoder_segment_ids, deterministic
+            encoded,
+            decoder_input_tokens,
+            decoder_segment_ids,
+            encoder_segment_ids,
+            deterministic,
+            use_cache,
         )
 
     def __call__(
