@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flawn.models.config import T5Config
-from flawn.models.decoding import encode_inputs, init_cache, next_token_logits, reorder_cache
+from flawn.models.decoding import encode_inputs, init_cache, next_token_logits, take_cache_rows
 from flawn.models.t5 import Transformer
 
 # Row 1 is padded: the cross-attention mask must hold at every cached step too.
@@ -89,10 +89,33 @@ def test_reordered_rows_continue_their_new_prefix():
         )
     assert not np.allclose(logits[0], logits[1])
 
-    cache = reorder_cache(cache, jnp.array([1, 1]))  # both rows continue row 1's prefix
+    cache = take_cache_rows(cache, jnp.array([1, 1]))  # both rows continue row 1's prefix
     logits, _ = next_token_logits(
         model, params, encoded, encoder_segment_ids, jnp.array([7, 7]), cache
     )
     np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
     forced = model.apply(params, same_input[:1], jnp.array([[0, 23, 30, 7]]))
     np.testing.assert_allclose(logits[0], forced[0, -1], atol=1e-5)
+
+
+def test_calls_may_take_several_positions_at_once():
+    model, params = _model("float32")
+    rng = np.random.default_rng(1)
+    decoder_input = jnp.asarray(rng.integers(2, 40, (2, LENGTH)).astype(np.int32)).at[:, 0].set(0)
+    encoded, encoder_segment_ids = encode_inputs(model, params, INPUTS)
+    cache = init_cache(model, params, encoded, encoder_segment_ids, LENGTH)
+    parts = []
+    for start, stop in ((0, 1), (1, 4), (4, 5), (5, 7)):  # one, three, one, two positions
+        logits, variables = model.apply(
+            {**params, "cache": cache},
+            encoded,
+            encoder_segment_ids,
+            decoder_input[:, start:stop],
+            use_cache=True,
+            method=Transformer.decode,
+            mutable=["cache"],
+        )
+        cache = variables["cache"]
+        parts.append(logits)
+    forced = model.apply(params, INPUTS, decoder_input)
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), forced, atol=1e-5)

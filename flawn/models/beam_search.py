@@ -28,7 +28,7 @@ from flawn.models.decoding import (
     init_cache,
     mask_unused_ids,
     next_token_logits,
-    reorder_cache,
+    take_cache_rows,
 )
 from flawn.models.t5 import Transformer
 
@@ -109,7 +109,7 @@ def beam_search(
         scores, chosen = jax.lax.top_k(candidate_scores, beams)
         parent, token = chosen // vocab, (chosen % vocab).astype(jnp.int32)
         # Each survivor continues its parent's prefix: its sequence and its cached keys.
-        cache = reorder_cache(cache, (jnp.arange(batch)[:, None] * beams + parent).reshape(-1))
+        cache = take_cache_rows(cache, (jnp.arange(batch)[:, None] * beams + parent).reshape(-1))
         sequences = jnp.take_along_axis(sequences, parent[..., None], axis=1)
         sequences = sequences.at[:, :, step + 1].set(token)
         log_probs = jnp.take_along_axis(candidate_log_probs, chosen, axis=1)

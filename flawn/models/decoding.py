@@ -104,20 +104,23 @@ def next_token_logits(
     return logits[:, 0], variables["cache"]
 
 
-def reorder_cache(cache, rows: jax.Array):
-    """The cache with each row's self-attention keys and values taken from row ``rows[i]``.
+def take_cache_rows(cache, rows: jax.Array, cross_attention: bool = False):
+    """The cache whose row ``i`` is row ``rows[i]`` of ``cache``.
 
-    Beam search calls it when hypotheses inherit their parents' prefixes.
-    Cross-attention entries are left alone: every hypothesis of an input
-    shares its encodings.
+    Beam search reorders the self-attention entries when hypotheses inherit
+    their parents' prefixes; the cross-attention ones stay as they are, since
+    all hypotheses of an input share its encodings. Rank classification
+    repeats every entry, cross-attention included, for each candidate.
 
     Args:
         cache: A cache from :func:`init_cache` or :func:`next_token_logits`.
-        rows: ``[batch]`` source row of every row.
+        rows: ``[new_batch]`` source row of every row.
+        cross_attention: Whether the cross-attention entries are taken too.
     """
+    attention = {"self_attention"} | ({"encoder_decoder_attention"} if cross_attention else set())
     flat = traverse_util.flatten_dict(flax.core.unfreeze(cache))
     for path, value in flat.items():
-        if "self_attention" in path and path[-1] in ("cached_key", "cached_value"):
+        if attention & set(path) and path[-1] in ("cached_key", "cached_value"):
             flat[path] = jnp.take(value, rows, axis=0)
     return traverse_util.unflatten_dict(flat)
 

@@ -14,6 +14,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from flawn.models.decoding import encode_inputs, init_cache, take_cache_rows
 from flawn.models.t5 import Transformer
 
 
@@ -58,8 +59,11 @@ def score_candidates(
 ) -> jax.Array:
     """Log-likelihood of every candidate target for every prompt.
 
-    The encoder runs once per prompt; its output is repeated for each
-    candidate, so the decoder sees ``batch * candidates`` rows.
+    The encoder runs once per prompt, and so do the cross-attention key and
+    value projections of every decoder layer (a key/value cache set up per
+    prompt, then repeated for each candidate); the decoder reads all
+    candidates' tokens in one teacher-forced call over ``batch * candidates``
+    rows.
 
     Args:
         model: The Flax module.
@@ -71,14 +75,20 @@ def score_candidates(
         ``[batch, candidates]`` float32 sums of target-token log-probabilities.
     """
     batch = encoder_input_tokens.shape[0]
-    n_candidates = candidate_tokens.shape[0]
-    segment_ids = (encoder_input_tokens > 0).astype(jnp.int32)
-    encoded = model.apply(params, encoder_input_tokens, segment_ids, method=Transformer.encode)
-    encoded = jnp.repeat(encoded, n_candidates, axis=0)
-    segment_ids = jnp.repeat(segment_ids, n_candidates, axis=0)
+    n_candidates, target_length = candidate_tokens.shape
+    encoded, segment_ids = encode_inputs(model, params, encoder_input_tokens)
+    cache = init_cache(model, params, encoded, segment_ids, target_length)
+    rows = jnp.repeat(jnp.arange(batch), n_candidates)
+    cache = take_cache_rows(cache, rows, cross_attention=True)
     targets = jnp.tile(candidate_tokens, (batch, 1))
-    logits = model.apply(
-        params, encoded, segment_ids, _shift_right(targets), method=Transformer.decode
+    logits, _ = model.apply(
+        {**params, "cache": cache},
+        encoded[rows],  # not read: the cache holds its keys and values
+        segment_ids[rows],
+        _shift_right(targets),
+        use_cache=True,
+        method=Transformer.decode,
+        mutable=["cache"],
     )
     scores = _token_log_likelihood(logits, targets).sum(axis=-1)
     return scores.reshape(batch, n_candidates)

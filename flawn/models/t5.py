@@ -18,6 +18,8 @@ since relative positions are the same within an example wherever it starts.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
@@ -26,6 +28,18 @@ from flawn.models.config import T5Config
 from flawn.models.precision import mixed_einsum
 
 _NEG_INF = -1e10
+
+
+class CachePosition(NamedTuple):
+    """Where a decoding call with a key/value cache writes (see :meth:`Transformer.decode`).
+
+    Attributes:
+        index: First output position of this call's tokens (traced scalar).
+        length: Positions the cache holds (static).
+    """
+
+    index: jax.Array
+    length: int
 
 
 def _dtype(config: T5Config):
@@ -224,7 +238,7 @@ class MultiHeadAttention(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, inputs_q, inputs_kv, bias, deterministic: bool, cache_index=None):
+    def __call__(self, inputs_q, inputs_kv, bias, deterministic: bool, cache=None):
         """Attends from ``inputs_q`` to ``inputs_kv`` (the same array: self-attention).
 
         Args:
@@ -233,15 +247,16 @@ class MultiHeadAttention(nn.Module):
             bias: Additive float32 bias broadcastable to ``[batch, heads, q, k]``
                 (relative positions and ``-1e10`` where attention is masked), or None.
             deterministic: Whether dropout is off.
-            cache_index: For decoding with a key/value cache (the ``"cache"``
-                collection, mutable): None without one. The first call with an
-                index sets the cache up from full-length inputs: room for every
-                position in self-attention, the encodings' keys and values in
-                cross-attention. Each later call takes one new position,
-                ``inputs_q = [batch, 1, emb]``: self-attention writes its key and
-                value at ``cache_index`` and attends over the whole cache (``bias``
-                masks positions not yet written); cross-attention reuses the
-                cached keys and values and ignores ``inputs_kv``.
+            cache: For decoding with a key/value cache (the ``"cache"``
+                collection, mutable), a :class:`CachePosition`; None without
+                one. The first call sets the cache up: room for ``cache.length``
+                positions in self-attention, the keys and values of
+                ``inputs_kv`` (the encodings) in cross-attention. Each later
+                call takes the next positions, ``inputs_q = [batch, n, emb]``:
+                self-attention writes their keys and values from ``cache.index``
+                on and attends over the whole cache (``bias`` masks positions
+                not yet written); cross-attention reuses the cached keys and
+                values and ignores ``inputs_kv``.
         """
         emb_dim = inputs_q.shape[-1]
         inner = self.num_heads * self.head_dim
@@ -262,7 +277,7 @@ class MultiHeadAttention(nn.Module):
             return split_heads(y, len(kernels), self.num_heads, self.head_dim)
 
         self_attention = inputs_kv is inputs_q
-        stepping = cache_index is not None and self.has_variable("cache", "cached_key")
+        stepping = cache is not None and self.has_variable("cache", "cached_key")
         if stepping and not self_attention:  # keys and values of the encodings, cached
             (q,) = project(inputs_q, query)
             k, v = (
@@ -280,15 +295,18 @@ class MultiHeadAttention(nn.Module):
         else:
             (q,), (k, v) = project(inputs_q, query), project(inputs_kv, key, value)
 
-        if cache_index is not None and not stepping:  # set the cache up
-            keep = jnp.zeros_like if self_attention else (lambda a: a)
-            self.variable("cache", "cached_key", keep, k)
-            self.variable("cache", "cached_value", keep, v)
-        elif stepping and self_attention:  # this position's key and value join the cache
+        if cache is not None and not stepping:  # set the cache up
+            for name, new in (("cached_key", k), ("cached_value", v)):
+                if self_attention:  # room for every position, [batch, heads, length, dim]
+                    shape = (*new.shape[:2], cache.length, new.shape[-1])
+                    self.variable("cache", name, jnp.zeros, shape, new.dtype)
+                else:  # the encodings' keys and values, kept
+                    self.variable("cache", name, lambda a: a, new)
+        elif stepping and self_attention:  # these positions' keys and values join the cache
             for name, new in (("cached_key", k), ("cached_value", v)):
                 cached = self.variable("cache", name)
                 cached.value = jax.lax.dynamic_update_slice(
-                    cached.value, new.astype(cached.value.dtype), (0, 0, cache_index, 0)
+                    cached.value, new.astype(cached.value.dtype), (0, 0, cache.index, 0)
                 )
             k, v = (
                 self.get_variable("cache", "cached_key"),
@@ -396,17 +414,17 @@ class DecoderLayer(nn.Module):
     config: T5Config
 
     @nn.compact
-    def __call__(self, x, encoded, self_bias, cross_bias, deterministic: bool, cache_index=None):
+    def __call__(self, x, encoded, self_bias, cross_bias, deterministic: bool, cache=None):
         cfg, dtype = self.config, _dtype(self.config)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_self_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="self_attention"
-        )(y, y, self_bias, deterministic, cache_index)
+        )(y, y, self_bias, deterministic, cache)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_cross_attention_layer_norm")(x)
         y = MultiHeadAttention(
             cfg.num_heads, cfg.head_dim, cfg.dropout_rate, dtype, name="encoder_decoder_attention"
-        )(y, encoded, cross_bias, deterministic, cache_index)
+        )(y, encoded, cross_bias, deterministic, cache)
         x = x + nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="pre_mlp_layer_norm")(x)
         y = GatedGeluMlp(cfg.mlp_dim, cfg.dropout_rate, dtype, name="mlp")(y, deterministic)
@@ -519,7 +537,7 @@ class Decoder(nn.Module):
             dtype,
             name="relpos_bias",
         )
-        cache_index, stepping = None, False
+        cache, stepping = None, False
         if use_cache:
             stepping = self.has_variable("cache", "index")
             index = self.variable("cache", "index", lambda: jnp.zeros((), jnp.int32))
@@ -527,12 +545,18 @@ class Decoder(nn.Module):
             positions = self.variable(
                 "cache", "positions", lambda: jnp.arange(length, dtype=jnp.int32)
             )
-            cache_index = index.value
-        if stepping:  # one new position, attending to the cached ones up to itself
-            cached = positions.value
-            position_bias = relative_position_bias(1, cached.shape[0], False, cache_index)
-            self_mask = (cached <= cache_index)[None, None, None, :]
-            index.value = cache_index + 1
+            cache = CachePosition(index.value, positions.value.shape[0])
+            if not stepping:
+                # Setting the cache up needs the encodings' keys and values and the cache's
+                # length, not the placeholder tokens: one position is enough to run.
+                decoder_input_tokens = decoder_input_tokens[:, :1]
+                decoder_segment_ids = decoder_segment_ids[:, :1]
+                length = 1
+        if stepping:  # new positions, each attending to the cached ones up to itself
+            query_positions = cache.index + jnp.arange(length, dtype=jnp.int32)
+            position_bias = relative_position_bias(length, cache.length, False, cache.index)
+            self_mask = (positions.value[None, :] <= query_positions[:, None])[None, None]
+            index.value = cache.index + length
         else:
             position_bias = relative_position_bias(length, length, False)
             causal = jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
@@ -543,7 +567,7 @@ class Decoder(nn.Module):
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
         for i in range(cfg.num_decoder_layers):
             y = DecoderLayer(cfg, name=f"layers_{i}")(
-                y, encoded, self_bias, cross_bias, deterministic, cache_index
+                y, encoded, self_bias, cross_bias, deterministic, cache
             )
         y = RMSNorm(cfg.layer_norm_epsilon, dtype, name="decoder_norm")(y)
         y = nn.Dropout(cfg.dropout_rate)(y, deterministic=deterministic)
@@ -592,11 +616,13 @@ class Transformer(nn.Module):
 
         With ``use_cache`` (apply with ``mutable=["cache"]``), the first call
         sets up a key/value cache for outputs as long as
-        ``decoder_input_tokens`` (its logits are not needed) and every later
-        call decodes one position, ``decoder_input_tokens = [batch, 1]``, the
-        token after the previous call's: its logits equal the teacher-forced
-        ones at that position, for a fraction of the work. Stepping assumes
-        unpacked outputs (one segment per row). See
+        ``decoder_input_tokens`` (only their shape counts; its logits are
+        not meant to be used) and every later call decodes the next
+        positions, ``decoder_input_tokens = [batch, n]`` (one at a time when
+        generating): their logits equal the teacher-forced ones at those
+        positions, without recomputing the earlier positions or the
+        encodings' keys and values. Calls with a cache assume unpacked
+        outputs (one segment per row). See
         :func:`flawn.models.decoding.init_cache`.
         """
         if decoder_segment_ids is None:
