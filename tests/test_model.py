@@ -189,6 +189,27 @@ def test_gated_gelu_and_its_gradient_equal_autodiff_of_the_two_halves():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(("dtype", "tolerance"), [(jnp.float32, 1e-6), (jnp.bfloat16, 1e-2)])
+def test_rounded_softmax_and_its_gradient_follow_softmax(dtype, tolerance):
+    from flawn.models.t5 import rounded_softmax
+
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(size=(2, 3, 5, 7)) * 3, jnp.float32)
+    logits = logits.at[..., -2:].set(-1e10)  # masked keys, as attention has them
+    cotangent = jnp.asarray(rng.normal(size=logits.shape), dtype)
+
+    weights = rounded_softmax(logits, jnp.dtype(dtype))
+    assert weights.dtype == dtype
+    np.testing.assert_array_equal(weights, jax.nn.softmax(logits, axis=-1).astype(dtype))
+    got = jax.vjp(lambda x: rounded_softmax(x, jnp.dtype(dtype)), logits)[1](cotangent)[0]
+    exact = jax.vjp(lambda x: jax.nn.softmax(x, axis=-1), logits)[1](cotangent.astype(jnp.float32))[
+        0
+    ]
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, exact, atol=tolerance * float(jnp.abs(exact).max()))
+    assert not np.asarray(got[..., -2:]).any()  # masked keys get no gradient
+
+
 def test_attention_bias_masks_and_sums_the_position_gradient_over_the_batch():
     from flawn.models.t5 import attention_bias
 
