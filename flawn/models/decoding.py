@@ -79,7 +79,10 @@ def next_token_logits(
     token of every row (the start token 0 at the first call), and the cache
     holds the keys and values of the positions before it. The logits equal
     those of the teacher-forced :meth:`Transformer.decode` over the whole
-    output at that position (up to float rounding; tested).
+    output at that position (up to float rounding; tested). A cache holds
+    the ``max_decode_length`` positions it was set up for; calls beyond them
+    are not detected (the index is traced under ``jit``), so loops must stop
+    there, as every strategy here does.
 
     Args:
         model: The Flax module.
