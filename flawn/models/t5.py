@@ -304,15 +304,14 @@ class MultiHeadAttention(nn.Module):
                 else:  # the encodings' keys and values, kept
                     self.variable("cache", name, lambda a: a, new)
         elif stepping and self_attention:  # these positions' keys and values join the cache
+            updated = []
             for name, new in (("cached_key", k), ("cached_value", v)):
                 cached = self.variable("cache", name)
                 cached.value = jax.lax.dynamic_update_slice(
                     cached.value, new.astype(cached.value.dtype), (0, 0, cache.index, 0)
                 )
-            k, v = (
-                self.get_variable("cache", "cached_key"),
-                self.get_variable("cache", "cached_value"),
-            )
+                updated.append(cached.value)
+            k, v = updated
 
         if full_precision:
             logits = q @ jnp.swapaxes(k, -1, -2)  # [b, h, q, k]
