@@ -31,9 +31,19 @@ gradients and temporaries; for flawn XLA's planned footprint of the step
 Without ``torch`` and ``transformers`` (``pip install -e '.[bench]'``) only
 flawn's figures are measured, and the output says that Hugging Face was skipped.
 
+``--model SIZE`` times a size from the size table instead (its shape, the
+T5 vocabulary of 32,128 for the T5 1.1 and Flan-T5 sizes), at
+``--batch-size``/``--inputs``/``--targets``. On a GPU or TPU, MFU is against the
+chip's data-sheet dense bf16 peak (``flawn.train.mfu.peak_flops``), the matmul
+peak is measured on large shapes, and Hugging Face is skipped (its PyTorch here
+is the CPU wheel); for T5 1.1 ``base`` in bfloat16 the issue's goal (MFU >= 45%)
+is printed with its verdict.
+
 Usage:
   python bench/train_throughput.py [--rounds 5] [--steps 5] [--dtypes float32,bfloat16]
       [--no-hf] [--no-compile] [--json OUT]
+  python bench/train_throughput.py --model base --dtypes bfloat16 --batch-size 64
+      --inputs 512 --targets 128 --no-hf      (T5 1.1 base; on a GPU: MFU, data sheet)
   python bench/train_throughput.py --loop [--size tiny] [--mixture demo.general_plus_legal]
       [--batch-size 32] [--inputs 144] [--targets 16] [--steps 50] [--rounds 3] [--cached]
       (the demo's input pipeline, then the train step alone and the end-to-end loop
@@ -43,6 +53,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -67,6 +78,50 @@ BATCH, INPUTS, TARGETS = 8, 256, 64
 LEARNING_RATE = 1e-3
 
 
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What one step computes: the model's shape and vocabulary, the batch and lengths."""
+
+    name: str
+    shape: dict
+    vocab: int
+    batch: int
+    inputs: int
+    targets: int
+
+    @classmethod
+    def from_args(cls, args) -> Workload:
+        """The anchor workload, or ``--model SIZE`` at ``--batch-size/--inputs/--targets``."""
+        if args.model is None:
+            given = [
+                f"--{n}"
+                for n in ("vocab", "batch_size", "inputs", "targets")
+                if getattr(args, n) is not None
+            ]
+            if given:
+                raise SystemExit(
+                    f"{', '.join(given).replace('_', '-')} only apply with --model SIZE "
+                    "(or --loop); the anchor workload is fixed"
+                )
+            return cls("anchor", dict(SHAPE), VOCAB, BATCH, INPUTS, TARGETS)
+        from flawn.errors import ConfigError
+        from flawn.models.sizes import get_size
+
+        try:
+            size = get_size(args.model)
+        except ConfigError as err:  # names the nearest sizes
+            raise SystemExit(f"--model: {err}") from None
+        vocab = args.vocab or size.vocab_size or VOCAB
+        return cls(
+            args.model,
+            dict(size.shape),
+            vocab,
+            args.batch_size or BATCH,
+            args.inputs or INPUTS,
+            args.targets or TARGETS,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,11 +136,25 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--loop", action="store_true", help="the demo's pipeline and loop")
+    parser.add_argument(
+        "--model",
+        metavar="SIZE",
+        help="time this size (gin/models/<SIZE>.gin) instead of the anchor workload",
+    )
+    parser.add_argument(
+        "--vocab", type=int, help="--model: vocabulary rows (default: the size's, else 512)"
+    )
     parser.add_argument("--size", default="tiny", help="--loop: gin/models/<size>.gin")
     parser.add_argument("--mixture", default="demo.general_plus_legal", help="--loop")
-    parser.add_argument("--batch-size", type=int, default=32, help="--loop")
-    parser.add_argument("--inputs", type=int, default=144, help="--loop")
-    parser.add_argument("--targets", type=int, default=16, help="--loop")
+    parser.add_argument(
+        "--batch-size", type=int, help="--model: rows (default 8); --loop: (default 32)"
+    )
+    parser.add_argument(
+        "--inputs", type=int, help="--model: input length (default 256); --loop: (144)"
+    )
+    parser.add_argument(
+        "--targets", type=int, help="--model: target length (default 64); --loop: (16)"
+    )
     parser.add_argument(
         "--cached",
         action="store_true",
@@ -94,6 +163,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.rounds is None:
         args.rounds = 3 if args.loop else 5
+    if args.loop:
+        for name, default in (("batch_size", 32), ("inputs", 144), ("targets", 16)):
+            if getattr(args, name) is None:
+                setattr(args, name, default)
     figures = demo_loop(args) if args.loop else anchor(args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
@@ -108,11 +181,19 @@ def anchor(args) -> dict:
     import jax
 
     from flawn.models.flops import count_parameters, train_step_flops
+    from flawn.models.sizes import get_size
 
+    work = Workload.from_args(args)
+    device = jax.devices()[0]
+    on_cpu = device.platform == "cpu"
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-    counted = train_step_flops(SHAPE, VOCAB, INPUTS, TARGETS, BATCH).total
-    n_params = count_parameters(SHAPE, VOCAB).total
-    hf_reason = None if not args.no_hf else "--no-hf"
+    counted = train_step_flops(work.shape, work.vocab, work.inputs, work.targets, work.batch).total
+    n_params = count_parameters(work.shape, work.vocab).total
+    hf_reason = "--no-hf" if args.no_hf else None
+    if hf_reason is None and not on_cpu:
+        # The [bench] extra's PyTorch is the CPU wheel: a comparison on the accelerator
+        # would set flawn's device against the host's cores.
+        hf_reason = f"the Hugging Face comparison runs on CPU only (JAX is on {device.platform})"
     if hf_reason is None:
         try:
             import torch  # noqa: F401
@@ -121,23 +202,36 @@ def anchor(args) -> dict:
             hf_reason = f"{err.name} is not installed (pip install -e '.[bench]')"
 
     print(f"host: {platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}")
+    print(f"device: {device.platform}, {getattr(device, 'device_kind', '?')}")
     print(
-        f"workload: T5 1.1 shape {SHAPE}, vocab {VOCAB}, {n_params:,} parameters, "
-        f"batch {BATCH} x ({INPUTS} + {TARGETS}), Adafactor (T5X defaults)"
+        f"workload {work.name}: T5 1.1 shape {work.shape}, vocab {work.vocab}, "
+        f"{n_params:,} parameters, batch {work.batch} x ({work.inputs} + {work.targets}), "
+        "Adafactor (T5X defaults)"
     )
     print(f"counted FLOPs per step: {counted / 1e9:.1f} G (flawn.models.flops.train_step_flops)")
 
-    peaks = matmul_peaks(with_torch=hf_reason is None)
+    peaks = matmul_peaks(with_torch=hf_reason is None, large=not on_cpu)
     for name, value in peaks["measured"].items():
-        print(f"matmul peak {name:24s} {value / 1e9:7.0f} GFLOP/s")
+        print(f"matmul peak {name:24s} {value / 1e9:9.0f} GFLOP/s")
+    sheet_peak, sheet_source = None, "measured matmul peak of the row's dtype"
+    if not on_cpu:
+        from flawn.train.mfu import peak_flops
+
+        sheet_peak, sheet_source = peak_flops([device])
+        print(
+            f"MFU peak: {sheet_source}"
+            + (f", {sheet_peak / 1e12:.0f} TFLOP/s" if sheet_peak else "")
+        )
+        if sheet_peak is None:
+            sheet_source = "measured matmul peak of the row's dtype (no data-sheet figure)"
 
     runners: dict[str, Runner] = {}
     for dtype in dtypes:
-        runners[f"flawn {dtype}"] = flawn_runner(dtype, args.warmup)
+        runners[f"flawn {dtype}"] = flawn_runner(work, dtype, args.warmup)
         if hf_reason is None:
-            runners[f"hf eager {dtype}"] = hf_runner(dtype, False, args.warmup)
+            runners[f"hf eager {dtype}"] = hf_runner(work, dtype, False, args.warmup)
             if not args.no_compile:
-                runners[f"hf compile {dtype}"] = hf_runner(dtype, True, args.warmup)
+                runners[f"hf compile {dtype}"] = hf_runner(work, dtype, True, args.warmup)
     if hf_reason is not None:
         print(f"Hugging Face skipped: {hf_reason}")
     for name, runner in runners.items():
@@ -157,13 +251,13 @@ def anchor(args) -> dict:
     rows = []
     for name, runner in runners.items():
         seconds = statistics.median(times[name])
-        peak = peaks["bfloat16" if "bfloat16" in name else "float32"]
+        peak = sheet_peak or peaks["bfloat16" if "bfloat16" in name else "float32"]
         rows.append(
             {
                 "config": name,
                 "s_per_step": round(seconds, 3),
                 "range_s": [round(min(times[name]), 3), round(max(times[name]), 3)],
-                "target_tokens_per_s": round(BATCH * TARGETS / seconds),
+                "target_tokens_per_s": round(work.batch * work.targets / seconds),
                 "gflops_per_s": round(counted / seconds / 1e9, 1),
                 "mfu": round(counted / seconds / peak, 3),
                 "peak_rss_rise_mb": round(max(memory[name]) / 2**20),
@@ -182,19 +276,41 @@ def anchor(args) -> dict:
             f"{row['target_tokens_per_s']:9d} {row['gflops_per_s']:8.1f} {row['mfu']:6.1%} "
             f"{row['peak_rss_rise_mb']:10d} MB"
         )
-    print("MFU: counted FLOPs / s over the measured matmul peak of the row's dtype.")
-    goals = _goals({row["config"]: row["s_per_step"] for row in rows})
+    print(f"MFU: counted FLOPs / s over the {sheet_source}.")
+    device_peak = (device.memory_stats() or {}).get("peak_bytes_in_use") if not on_cpu else None
+    if device_peak:
+        print(f"device memory, peak in use over all configurations: {device_peak / 2**30:.1f} GiB")
+    # The CPU goals are the anchor workload's; the accelerator goal is T5 1.1 base's.
+    goals = []
+    if work.name == "anchor":
+        goals = _goals({row["config"]: row["s_per_step"] for row in rows})
+    if not on_cpu and sheet_peak is not None and work.shape == dict(get_size("base").shape):
+        goals += _mfu_goal(rows)
     for line in goals:
         print(line)
     return {
         "host": f"{platform.machine()}, {os.cpu_count()} cores",
+        "device": f"{device.platform}, {getattr(device, 'device_kind', '?')}",
+        "workload": dataclasses.asdict(work),
         "parameters": n_params,
         "counted_gflop_per_step": round(counted / 1e9, 2),
         "matmul_peaks_gflops": {k: round(v / 1e9) for k, v in peaks["measured"].items()},
+        "mfu_peak": sheet_source,
+        "device_peak_gib": round(device_peak / 2**30, 2) if device_peak else None,
         "hf_skipped": hf_reason,
         "rows": rows,
         "goals": goals,
     }
+
+
+def _mfu_goal(rows: list[dict]) -> list[str]:
+    """The issue's accelerator goal: T5 1.1 base in bf16 at >= 45% MFU."""
+    lines = []
+    for row in rows:
+        if row["config"] == "flawn bfloat16":
+            verdict = "met" if row["mfu"] >= 0.45 else "not met"
+            lines.append(f"goal T5 1.1 base bfloat16 MFU >= 45%: {row['mfu']:.1%} ({verdict})")
+    return lines
 
 
 def _goals(seconds: dict[str, float]) -> list[str]:
@@ -250,12 +366,21 @@ def timed(step: Callable[[], None], steps: int) -> tuple[list[float], float]:
     return seconds, rise
 
 
-def matmul_peaks(with_torch: bool) -> dict:
-    """The best matmul rate per dtype on a few shapes, by JAX (XLA) and PyTorch."""
+def matmul_peaks(with_torch: bool, large: bool = False) -> dict:
+    """The best matmul rate per dtype on a few shapes, by JAX (XLA) and PyTorch.
+
+    Args:
+        with_torch: Also measure PyTorch (on the CPU).
+        large: Shapes big enough to fill an accelerator (8192-wide) instead of the
+            CPU's (up to 2048).
+    """
     import jax
     import jax.numpy as jnp
 
-    shapes = [(2048, 256, 1024), (2048, 1024, 256), (1024, 1024, 1024)]
+    if large:
+        shapes = [(8192, 8192, 8192), (16384, 4096, 8192)]
+    else:
+        shapes = [(2048, 256, 1024), (2048, 1024, 256), (1024, 1024, 1024)]
     measured = {}
 
     def best(fn, flops):
@@ -296,17 +421,18 @@ def matmul_peaks(with_torch: bool) -> dict:
     return peaks
 
 
-def _batch_arrays(seed: int = 0):
+def _batch_arrays(work: Workload, seed: int = 0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    inputs = rng.integers(2, VOCAB, (BATCH, INPUTS)).astype(np.int32)
-    targets = rng.integers(2, VOCAB, (BATCH, TARGETS)).astype(np.int32)
-    decoder_inputs = np.concatenate([np.zeros((BATCH, 1), np.int32), targets[:, :-1]], axis=1)
+    inputs = rng.integers(2, work.vocab, (work.batch, work.inputs)).astype(np.int32)
+    targets = rng.integers(2, work.vocab, (work.batch, work.targets)).astype(np.int32)
+    start = np.zeros((work.batch, 1), np.int32)
+    decoder_inputs = np.concatenate([start, targets[:, :-1]], axis=1)
     return inputs, targets, decoder_inputs
 
 
-def flawn_runner(dtype: str, warmup: int) -> Runner:
+def flawn_runner(work: Workload, dtype: str, warmup: int) -> Runner:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -317,7 +443,7 @@ def flawn_runner(dtype: str, warmup: int) -> Runner:
     from flawn.train.optim import make_optimizer
     from flawn.train.step import make_train_step
 
-    inputs, targets, decoder_inputs = _batch_arrays()
+    inputs, targets, decoder_inputs = _batch_arrays(work)
     batch = {
         "encoder_input_tokens": inputs,
         "decoder_input_tokens": decoder_inputs,
@@ -327,7 +453,7 @@ def flawn_runner(dtype: str, warmup: int) -> Runner:
         "decoder_loss_weights": np.ones(targets.shape, np.float32),
     }
     batch = jax.device_put(batch)
-    model = Transformer(T5Config(vocab_size=VOCAB, dtype=dtype, **SHAPE))
+    model = Transformer(T5Config(vocab_size=work.vocab, dtype=dtype, **work.shape))
     params = model.init(jax.random.PRNGKey(0), inputs[:1], decoder_inputs[:1])["params"]
     n_params = sum(x.size for x in jax.tree.leaves(params))
     optimizer = make_optimizer(
@@ -369,20 +495,20 @@ def flawn_runner(dtype: str, warmup: int) -> Runner:
     return Runner(step, first, info)
 
 
-def hf_runner(dtype: str, compile_model: bool, warmup: int) -> Runner:
+def hf_runner(work: Workload, dtype: str, compile_model: bool, warmup: int) -> Runner:
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
     from transformers.optimization import Adafactor
 
     torch.manual_seed(0)
     config = T5Config(
-        vocab_size=VOCAB,
-        d_model=SHAPE["emb_dim"],
-        d_kv=SHAPE["head_dim"],
-        d_ff=SHAPE["mlp_dim"],
-        num_layers=SHAPE["num_encoder_layers"],
-        num_decoder_layers=SHAPE["num_decoder_layers"],
-        num_heads=SHAPE["num_heads"],
+        vocab_size=work.vocab,
+        d_model=work.shape["emb_dim"],
+        d_kv=work.shape["head_dim"],
+        d_ff=work.shape["mlp_dim"],
+        num_layers=work.shape["num_encoder_layers"],
+        num_decoder_layers=work.shape["num_decoder_layers"],
+        num_heads=work.shape["num_heads"],
         relative_attention_num_buckets=32,
         relative_attention_max_distance=128,
         dropout_rate=0.0,
@@ -415,7 +541,7 @@ def hf_runner(dtype: str, compile_model: bool, warmup: int) -> Runner:
         warmup_init=False,
     )
     forward = torch.compile(model) if compile_model else model
-    inputs, targets, decoder_inputs = (torch.from_numpy(a).long() for a in _batch_arrays())
+    inputs, targets, decoder_inputs = (torch.from_numpy(a).long() for a in _batch_arrays(work))
     attention_mask = torch.ones_like(inputs)
     autocast = dtype == "bfloat16"
 
