@@ -1,10 +1,21 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import pytest
 
-from flawn.models.flops import count_parameters, six_nd, train_step_flops
+from flawn.models.flops import (
+    count_parameters,
+    optimizer_state_size,
+    parameter_shapes,
+    six_nd,
+    train_step_flops,
+)
+from flawn.models.info import describe_size
 from flawn.models.sizes import SIZES, get_size
 from flawn.models.t5 import Transformer
+from flawn.train.config import AdafactorConfig, OptimizerConfig
+from flawn.train.optim import make_optimizer
 
 PUBLISHED = {  # T5 1.1 / Flan-T5 with the 32,128-row vocabulary
     "small": 76_961_152,
@@ -35,6 +46,58 @@ def test_counts_equal_the_flax_model(name):
     )
     actual = sum(x.size for x in jax.tree.leaves(variables))
     assert count_parameters(get_size(name).shape, config.vocab_size).total == actual
+
+
+def _abstract_params(name: str, vocab: int):
+    config = dataclasses.replace(get_size(name).t5_config(), vocab_size=vocab)
+    return jax.eval_shape(
+        lambda: Transformer(config).init(
+            jax.random.PRNGKey(0), jnp.ones((1, 8), jnp.int32), jnp.ones((1, 4), jnp.int32)
+        )
+    )["params"]
+
+
+@pytest.mark.parametrize(("name", "vocab"), [("tiny", 1000), ("mini", 512), ("small", 32_128)])
+def test_parameter_shapes_are_the_model_s(name, vocab):
+    params = _abstract_params(name, vocab)
+    actual = sorted(leaf.shape for leaf in jax.tree.leaves(params))
+    assert sorted(parameter_shapes(get_size(name).shape, vocab)) == actual
+
+
+@pytest.mark.parametrize(("name", "vocab"), [("tiny", 1000), ("small", 32_128)])
+@pytest.mark.parametrize("beta1", [None, 0.9])
+def test_optimizer_state_size_is_what_the_trainer_allocates(name, vocab, beta1):
+    # The real optimizers' state, built abstractly (nothing allocated); optax keeps a
+    # step counter per leaf and one-element placeholders for the statistics a leaf
+    # does not use, which the count leaves out.
+    params = _abstract_params(name, vocab)
+    shape = get_size(name).shape
+    adafactor = make_optimizer(
+        OptimizerConfig(name="adafactor", adafactor=AdafactorConfig(beta1=beta1)), 10
+    )
+    state = jax.eval_shape(adafactor.init, params)
+    kept = sum(leaf.size for leaf in jax.tree.leaves(state) if leaf.size > 1)
+    assert optimizer_state_size(shape, vocab, momentum=beta1 is not None) == kept
+    adamw = jax.eval_shape(make_optimizer(OptimizerConfig(name="adamw"), 10).init, params)
+    kept = sum(leaf.size for leaf in jax.tree.leaves(adamw) if leaf.size > 1)
+    assert optimizer_state_size(shape, vocab, "adamw") == kept
+
+
+def test_factored_second_moments_are_small_and_whole_ones_kept_below_the_threshold():
+    shape = get_size("base").shape
+    # T5 1.1 base: every kernel is factored (rows + columns); norm scales and the
+    # [12, 32] position biases are kept whole.
+    assert optimizer_state_size(shape, 32_128) == 538_112
+    everything_whole = optimizer_state_size(shape, 32_128, min_dim_size_to_factor=10**6)
+    assert everything_whole == count_parameters(shape, 32_128).total
+    with pytest.raises(ValueError, match="'adafactor' or 'adamw'"):
+        optimizer_state_size(shape, 32_128, "sgd")
+
+
+def test_model_info_reports_optimizer_memory():
+    report = describe_size("base", None, 1024, 256, 128)
+    assert "+ Adafactor, T5X's (538,112 statistics)      0.92 GiB    0.46 GiB" in report
+    assert "+ AdamW (two moments per parameter)          2.77 GiB    1.38 GiB" in report
 
 
 def test_step_flops_match_xla_for_the_forward_pass():

@@ -154,7 +154,8 @@ def add_parsers(sub) -> None:
         help="parameters, exact FLOPs of one training step, and memory of a size",
         description="Parameters by part, the exact FLOPs of one training step (encoder on input "
         "tokens, decoder on target tokens, cross-attention on encoder outputs, attention "
-        "scores) next to 6ND, and memory for parameters plus AdamW state.",
+        "scores) next to 6ND, and memory for parameters plus optimizer state (Adafactor as "
+        "T5X keeps it, and AdamW).",
     )
     info.add_argument("size", help="a size, e.g. base or flan_t5_xl (see flawn model list)")
     info.add_argument("--vocab", type=int, help="vocabulary rows (default: the size's, or 32128)")

@@ -19,6 +19,7 @@ the optimizer update; each is linear in width, not quadratic, and well under
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 
@@ -73,6 +74,68 @@ def count_parameters(
         decoder=shape["num_decoder_layers"] * decoder_layer + relpos + emb,
         output=emb * vocab_size,
     )
+
+
+def parameter_shapes(
+    shape: Mapping[str, int], vocab_size: int, relative_attention_num_buckets: int = 32
+) -> list[tuple[int, ...]]:
+    """The shape of every parameter array, in T5X's layout (what the optimizer sees).
+
+    Kernels are 2-D (``[emb, heads * head_dim]`` for query, key and value,
+    ``[heads * head_dim, emb]`` for the attention output), norm scales 1-D and
+    each stack's relative position bias ``[heads, buckets]``; their sizes sum to
+    :func:`count_parameters`.
+    """
+    emb, mlp = shape["emb_dim"], shape["mlp_dim"]
+    inner = shape["num_heads"] * shape["head_dim"]
+    attention = [(emb, inner)] * 3 + [(inner, emb)]
+    gated_mlp = [(emb, mlp), (emb, mlp), (mlp, emb)]
+    relpos = (shape["num_heads"], relative_attention_num_buckets)
+    encoder_layer = attention + gated_mlp + [(emb,)] * 2
+    decoder_layer = attention * 2 + gated_mlp + [(emb,)] * 3
+    return (
+        [(vocab_size, emb)]
+        + encoder_layer * shape["num_encoder_layers"]
+        + [relpos, (emb,)]
+        + decoder_layer * shape["num_decoder_layers"]
+        + [relpos, (emb,)]
+        + [(emb, vocab_size)]
+    )
+
+
+def optimizer_state_size(
+    shape: Mapping[str, int],
+    vocab_size: int,
+    optimizer: str = "adafactor",
+    min_dim_size_to_factor: int = 128,
+    momentum: bool = False,
+) -> int:
+    """Numbers the optimizer keeps per model (its statistics; step counters left out).
+
+    Args:
+        shape: The model's shape (see :func:`count_parameters`).
+        vocab_size: Rows of the embedding and the output layer.
+        optimizer: ``adafactor`` (T5X's, as :mod:`flawn.train.optim` builds it)
+            or ``adamw`` (two moments per parameter).
+        min_dim_size_to_factor: Adafactor factors a parameter's second moments
+            (one number per row and per column of its two largest dimensions)
+            only when both are at least this size; smaller ones keep them whole.
+        momentum: Adafactor with ``beta1`` set also keeps a first moment per parameter.
+    """
+    shapes = parameter_shapes(shape, vocab_size)
+    sizes = [math.prod(dims) for dims in shapes]
+    if optimizer == "adamw":
+        return 2 * sum(sizes)
+    if optimizer != "adafactor":
+        raise ValueError(f"optimizer must be 'adafactor' or 'adamw', got {optimizer!r}")
+    total = sum(sizes) if momentum else 0
+    for dims, size in zip(shapes, sizes, strict=True):
+        largest, second = sorted(dims)[-1], (sorted(dims)[-2] if len(dims) > 1 else 0)
+        if second >= min_dim_size_to_factor:
+            total += size // largest + size // second
+        else:
+            total += size
+    return total
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flawn.models.flops import count_parameters, six_nd, train_step_flops
+from flawn.models.flops import (
+    count_parameters,
+    optimizer_state_size,
+    six_nd,
+    train_step_flops,
+)
 from flawn.models.sizes import T5_VOCAB_SIZE, get_size
 
 _GIB = 1024**3
@@ -42,8 +47,19 @@ def describe_size(name: str, vocab: int | None, inputs: int, targets: int, batch
         f"  {'total':<30} {flops.total:>12.4g} FLOPs",
         f"  {'6ND (decoder-only rule)':<30} {rough:>12.4g} FLOPs ({rough / flops.total:.2f}x)",
         "",
-        "memory (parameters + AdamW's two moments):",
-        f"  float32   {count.total * 12 / _GIB:8.2f} GiB (parameters {count.total * 4 / _GIB:.2f})",
-        f"  bfloat16  {count.total * 6 / _GIB:8.2f} GiB (parameters {count.total * 2 / _GIB:.2f})",
+        "memory, parameters + optimizer state:         float32    bfloat16",
     ]
+    adafactor = optimizer_state_size(size.shape, vocab, "adafactor")
+    adamw = optimizer_state_size(size.shape, vocab, "adamw")
+    for label, numbers in (
+        ("parameters alone", count.total),
+        (f"+ Adafactor, T5X's ({adafactor:,} statistics)", count.total + adafactor),
+        ("+ AdamW (two moments per parameter)", count.total + adamw),
+    ):
+        lines.append(f"  {label:<42} {_gib(numbers, 4):>10} {_gib(numbers, 2):>11}")
+    lines.append("  (flawn's bf16 training keeps float32 parameters and state: the float32 column)")
     return "\n".join(lines)
+
+
+def _gib(numbers: int, width: int) -> str:
+    return f"{numbers * width / _GIB:.2f} GiB"
