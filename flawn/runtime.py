@@ -32,7 +32,10 @@ def quiet_native_stderr():
 
 
 def import_heavy_stack() -> None:
-    """Imports TensorFlow and JAX quietly and registers flawn's tasks and mixtures."""
+    """Imports TensorFlow and JAX quietly and registers flawn's tasks and mixtures.
+
+    Also turns on JAX's persistent compilation cache (:mod:`flawn.compilation_cache`).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_stderr():
         import tensorflow as tf
@@ -42,3 +45,6 @@ def import_heavy_stack() -> None:
         import jax  # noqa: F401
 
         import flawn.tasks  # noqa: F401  (registers tasks and mixtures)
+    from flawn.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache()

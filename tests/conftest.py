@@ -1,6 +1,11 @@
 """Shared fixtures. Tests run offline, on CPU, with W&B disabled unless a test opts in."""
 
 import os
+import pathlib
+import shutil
+import tempfile
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -9,14 +14,16 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # Small shuffle buffers (also in the subprocesses tests start): a pipeline's first batch
 # then takes about 2 s instead of 6, and the suite trains many short runs.
 os.environ.setdefault("FLAWN_SHUFFLE_BUFFER_SIZE", "64")
-# Record counts are cached per user; tests keep theirs apart (flawn.sources.counting).
-os.environ.setdefault("FLAWN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="flawn-cache-"))
+# flawn's per-user caches (record counts, file digests, compiled programs) go to one folder
+# for the whole session, shared by the xdist workers and the subprocesses tests start (they
+# inherit the variable), so a program compiled once is loaded by later runs of it; the
+# process that made the folder removes it at the end.
+_OWN_CACHE_DIR = None
+if "FLAWN_CACHE_DIR" not in os.environ:
+    _OWN_CACHE_DIR = tempfile.mkdtemp(prefix="flawn-cache-")
+    os.environ["FLAWN_CACHE_DIR"] = _OWN_CACHE_DIR
 
-import pathlib
-
-import pytest
-
-from flawn import paths
+from flawn import paths  # noqa: E402  (after the environment above)
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +45,8 @@ def shared_data() -> pathlib.Path:
 def project_root() -> pathlib.Path:
     """The checkout holding gin/, mixtures/ and experiments/."""
     return paths.project_root()
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE_DIR is not None:
+        shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)

@@ -356,6 +356,7 @@ def t5x_to_flawn(
     Raises:
         FlawnError: If the parameters do not fit the train folder's model.
     """
+    import jax
     import jax.numpy as jnp
 
     from flawn.runs.run_dir import TrainDir
@@ -368,7 +369,9 @@ def t5x_to_flawn(
     config = load_train_config(train_dir)
     params = read_t5x_params(checkpoint)
     model = build_model(config.model, task_vocabulary(config.mixture_or_task_name))
-    reference = init_params(model, dict(config.task_feature_lengths), config.seed)["params"]
+    lengths = dict(config.task_feature_lengths)
+    # Shapes only: traced, not computed.
+    reference = jax.eval_shape(lambda: init_params(model, lengths, config.seed))["params"]
     check_same_layout(params, reference)
     step = read_t5x_step(checkpoint) if step is None else step
     params = _map_leaves(params, jnp.asarray)

@@ -23,6 +23,7 @@ import numpy as np
 import seqio
 from tqdm.auto import tqdm
 
+from flawn.compilation_cache import enable_compilation_cache
 from flawn.models.config import T5Config
 from flawn.models.t5 import Transformer
 from flawn.runs.run_dir import TrainDir
@@ -126,6 +127,7 @@ def train(
         ConfigError: If the mesh does not fit the devices, the batch does not
             split over the mesh, or the in-training eval suite cannot be loaded.
     """
+    enable_compilation_cache()  # a resumed run or a sweep's next run loads its step
     model_dir = os.path.abspath(config.model_dir)
     os.makedirs(model_dir, exist_ok=True)
     files = TrainDir(model_dir)
@@ -335,11 +337,15 @@ def _placed_state(model, optimizer, lengths, seed, layout, initial_params) -> di
 
     Parameters are initialised as before sharding existed (un-jitted, so runs
     keep their exact initial values) and then placed; the optimizer state is
-    created in place, already sharded like its parameters.
+    created in place, already sharded like its parameters. Parameters given
+    (a previous stage's, a checkpoint's) are checked against the model's
+    shapes, traced without computing an initialisation they would replace.
     """
-    params = init_params(model, lengths, seed)["params"]
     if initial_params is not None:
-        params = _checked_initial_params(params, initial_params)
+        fresh = jax.eval_shape(lambda: init_params(model, lengths, seed))["params"]
+        params = _checked_initial_params(fresh, initial_params)
+    else:
+        params = init_params(model, lengths, seed)["params"]
     params = jax.device_put(params, layout.state["params"])
     opt_state = jax.jit(optimizer.init, out_shardings=layout.state["opt_state"])(params)
     step = jax.device_put(jnp.asarray(0, jnp.int32), layout.state["step"])
