@@ -25,6 +25,8 @@ import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Compile times here are real compiles, not loads from flawn's persistent cache.
+os.environ.setdefault("FLAWN_COMPILATION_CACHE", "off")
 
 
 def _time(fn, repeats: int) -> float:

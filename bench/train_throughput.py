@@ -63,6 +63,8 @@ import time
 from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Compile times here are real compiles, not loads from flawn's persistent cache.
+os.environ.setdefault("FLAWN_COMPILATION_CACHE", "off")
 
 #: The anchor model: T5 1.1's architecture at a size one CPU step can take.
 SHAPE = {
