@@ -20,7 +20,8 @@ Every compiled program is kept, even the small ones an un-jitted parameter
 initialisation compiles op by op (about 200 for a T5, 8 s of a run's start).
 JAX's own size bound would rescan the folder under a lock at every write, so
 flawn bounds it instead: at start-up, when the folder holds more than
-:data:`MAX_BYTES`, the oldest entries go until it holds :data:`PRUNE_TO`. An entry
+:data:`MAX_BYTES`, the least recently used entries go until it holds
+:data:`PRUNE_TO`. An entry
 another process is still writing reads as corrupt (it is compressed); JAX then
 warns and compiles. JAX's cache key covers the program, the compile options,
 the XLA flags that change code and the jaxlib version, so a changed model or
@@ -81,6 +82,10 @@ def cache_path() -> pathlib.Path | None:
 def enable_compilation_cache() -> pathlib.Path | None:
     """Points JAX's persistent compilation cache at :func:`cache_path` (once per process).
 
+    JAX decides whether to use a cache at a process's first compile, so this is
+    called before it: at start-up (:func:`flawn.runtime.import_heavy_stack`) and
+    at the top of :func:`flawn.train.local.train`.
+
     Returns:
         The cache folder in use, or ``None`` when it is off, when JAX already
         had one from elsewhere (that one stays), or when the folder cannot be
@@ -114,8 +119,9 @@ def prune(path: pathlib.Path, max_bytes: int = MAX_BYTES, prune_to: int = PRUNE_
     Args:
         path: A cache folder.
         max_bytes: Nothing is removed up to this total size.
-        prune_to: Beyond it, the oldest files (by modification time) go until
-            the folder holds at most this much.
+        prune_to: Beyond it, the least recently used files (by access time,
+            or modification time where that is later) go until the folder
+            holds at most this much.
 
     Returns:
         How many files were removed.
@@ -127,7 +133,10 @@ def prune(path: pathlib.Path, max_bytes: int = MAX_BYTES, prune_to: int = PRUNE_
                 try:
                     if entry.is_file():
                         stat = entry.stat()
-                        entries.append((stat.st_mtime, stat.st_size, entry.path))
+                        # Last read where the file system records it (JAX does not
+                        # touch entries it reads), else written.
+                        used = max(stat.st_atime, stat.st_mtime)
+                        entries.append((used, stat.st_size, entry.path))
                 except OSError:  # removed meanwhile by another process
                     continue
     except OSError:
