@@ -56,51 +56,39 @@ def count_parameters(
         vocab_size: Rows of the embedding and the output layer.
         relative_attention_num_buckets: Buckets of each stack's position bias.
     """
-    emb, heads, head_dim, mlp = (
-        shape["emb_dim"],
-        shape["num_heads"],
-        shape["head_dim"],
-        shape["mlp_dim"],
-    )
-    inner = heads * head_dim
-    attention = 4 * emb * inner  # query, key, value, out
-    gated_mlp = 3 * emb * mlp  # wi_0, wi_1, wo
-    relpos = heads * relative_attention_num_buckets
-    encoder_layer = attention + gated_mlp + 2 * emb  # two RMS norm scales
-    decoder_layer = 2 * attention + gated_mlp + 3 * emb
+    parts = parameter_shapes(shape, vocab_size, relative_attention_num_buckets)
     return ParameterCount(
-        embedding=vocab_size * emb,
-        encoder=shape["num_encoder_layers"] * encoder_layer + relpos + emb,
-        decoder=shape["num_decoder_layers"] * decoder_layer + relpos + emb,
-        output=emb * vocab_size,
+        **{part: sum(math.prod(dims) for dims in shapes) for part, shapes in parts.items()}
     )
 
 
 def parameter_shapes(
     shape: Mapping[str, int], vocab_size: int, relative_attention_num_buckets: int = 32
-) -> list[tuple[int, ...]]:
-    """The shape of every parameter array, in T5X's layout (what the optimizer sees).
+) -> dict[str, list[tuple[int, ...]]]:
+    """The shape of every parameter array by part, in T5X's layout (what the optimizer sees).
 
     Kernels are 2-D (``[emb, heads * head_dim]`` for query, key and value,
-    ``[heads * head_dim, emb]`` for the attention output), norm scales 1-D and
-    each stack's relative position bias ``[heads, buckets]``; their sizes sum to
-    :func:`count_parameters`.
+    ``[heads * head_dim, emb]`` for the attention output, ``[emb, mlp]`` for
+    the gated MLP's ``wi_0`` and ``wi_1``, ``[mlp, emb]`` for ``wo``), norm
+    scales 1-D and each stack's relative position bias ``[heads, buckets]``.
+
+    Returns:
+        ``{"embedding", "encoder", "decoder", "output"}``, the parts of
+        :class:`ParameterCount`, each a list of shapes.
     """
     emb, mlp = shape["emb_dim"], shape["mlp_dim"]
     inner = shape["num_heads"] * shape["head_dim"]
-    attention = [(emb, inner)] * 3 + [(inner, emb)]
-    gated_mlp = [(emb, mlp), (emb, mlp), (mlp, emb)]
-    relpos = (shape["num_heads"], relative_attention_num_buckets)
-    encoder_layer = attention + gated_mlp + [(emb,)] * 2
+    attention = [(emb, inner)] * 3 + [(inner, emb)]  # query, key, value, out
+    gated_mlp = [(emb, mlp), (emb, mlp), (mlp, emb)]  # wi_0, wi_1, wo
+    stack_end = [(shape["num_heads"], relative_attention_num_buckets), (emb,)]  # bias, norm
+    encoder_layer = attention + gated_mlp + [(emb,)] * 2  # two RMS norm scales
     decoder_layer = attention * 2 + gated_mlp + [(emb,)] * 3
-    return (
-        [(vocab_size, emb)]
-        + encoder_layer * shape["num_encoder_layers"]
-        + [relpos, (emb,)]
-        + decoder_layer * shape["num_decoder_layers"]
-        + [relpos, (emb,)]
-        + [(emb, vocab_size)]
-    )
+    return {
+        "embedding": [(vocab_size, emb)],
+        "encoder": encoder_layer * shape["num_encoder_layers"] + stack_end,
+        "decoder": decoder_layer * shape["num_decoder_layers"] + stack_end,
+        "output": [(emb, vocab_size)],
+    }
 
 
 def optimizer_state_size(
@@ -122,15 +110,16 @@ def optimizer_state_size(
             only when both are at least this size; smaller ones keep them whole.
         momentum: Adafactor with ``beta1`` set also keeps a first moment per parameter.
     """
-    shapes = parameter_shapes(shape, vocab_size)
-    sizes = [math.prod(dims) for dims in shapes]
+    shapes = [dims for part in parameter_shapes(shape, vocab_size).values() for dims in part]
+    parameters = sum(math.prod(dims) for dims in shapes)
     if optimizer == "adamw":
-        return 2 * sum(sizes)
+        return 2 * parameters
     if optimizer != "adafactor":
         raise ValueError(f"optimizer must be 'adafactor' or 'adamw', got {optimizer!r}")
-    total = sum(sizes) if momentum else 0
-    for dims, size in zip(shapes, sizes, strict=True):
-        largest, second = sorted(dims)[-1], (sorted(dims)[-2] if len(dims) > 1 else 0)
+    total = parameters if momentum else 0
+    for dims in shapes:
+        size = math.prod(dims)
+        *_, second, largest = sorted((0, *dims))
         if second >= min_dim_size_to_factor:
             total += size // largest + size // second
         else:
