@@ -356,22 +356,19 @@ def t5x_to_flawn(
     Raises:
         FlawnError: If the parameters do not fit the train folder's model.
     """
-    import jax
     import jax.numpy as jnp
 
     from flawn.runs.run_dir import TrainDir
     from flawn.train.checkpoints import Checkpointer
     from flawn.train.config import load_train_config
-    from flawn.train.local import build_model, init_params, task_vocabulary
+    from flawn.train.local import abstract_params, build_model, task_vocabulary
     from flawn.train.optim import make_optimizer
 
     train_dir = train_dir if isinstance(train_dir, TrainDir) else TrainDir(train_dir)
     config = load_train_config(train_dir)
     params = read_t5x_params(checkpoint)
     model = build_model(config.model, task_vocabulary(config.mixture_or_task_name))
-    lengths = dict(config.task_feature_lengths)
-    # Shapes only: traced, not computed.
-    reference = jax.eval_shape(lambda: init_params(model, lengths, config.seed))["params"]
+    reference = abstract_params(model, dict(config.task_feature_lengths))
     check_same_layout(params, reference)
     step = read_t5x_step(checkpoint) if step is None else step
     params = _map_leaves(params, jnp.asarray)

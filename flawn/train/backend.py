@@ -61,12 +61,10 @@ def check_initial_params(loaded, config, where: str):
             parameter is missing, unexpected or of another shape (named, with
             both shapes).
     """
-    import jax
-
     from flawn.models.hf import config_differences, t5_config_from_hf
     from flawn.models.sizes import T5_VOCABULARY_GCS
     from flawn.models.trees import shape_differences, shapes_by_name
-    from flawn.train.local import build_model, init_params, task_vocabulary
+    from flawn.train.local import abstract_params, build_model, task_vocabulary
 
     source = loaded.describe()
     vocabulary = task_vocabulary(config.mixture_or_task_name)
@@ -92,7 +90,7 @@ def check_initial_params(loaded, config, where: str):
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from err
     lengths = dict(config.task_feature_lengths)
-    want = shapes_by_name(jax.eval_shape(lambda: init_params(model, lengths, 0))["params"])
+    want = shapes_by_name(abstract_params(model, lengths))
     have = shapes_by_name(loaded.params)
     missing, unexpected, differing = shape_differences(have, want)
     problems = [f"missing {k}" for k in missing]

@@ -87,6 +87,11 @@ def init_params(model: Transformer, lengths: dict[str, int], seed: int):
     return model.init(jax.random.PRNGKey(seed), enc, dec, deterministic=True)
 
 
+def abstract_params(model: Transformer, lengths: dict[str, int]):
+    """The parameters' shapes and dtypes, traced from :func:`init_params` without computing it."""
+    return jax.eval_shape(lambda: init_params(model, lengths, 0))["params"]
+
+
 def task_vocabulary(mixture_or_task_name: str) -> seqio.Vocabulary:
     """Returns the ``targets`` vocabulary of a registered mixture or task."""
     return seqio.get_mixture_or_task(mixture_or_task_name).output_features["targets"].vocabulary
@@ -168,6 +173,8 @@ def train(
             + (f"; {dropped} metric row(s) logged after it were dropped)" if dropped else ")")
         )
     else:
+        if initial_params is not None:  # checked against the traced state, before any compile
+            initial_params = _checked_initial_params(abstract["params"], initial_params)
         state = _placed_state(model, optimizer, lengths, config.seed, layout, initial_params)
     if layout.mesh.devices.size > 1:
         tqdm.write(f"[{name}] {layout.describe()}")
@@ -338,12 +345,11 @@ def _placed_state(model, optimizer, lengths, seed, layout, initial_params) -> di
     Parameters are initialised as before sharding existed (un-jitted, so runs
     keep their exact initial values) and then placed; the optimizer state is
     created in place, already sharded like its parameters. Parameters given
-    (a previous stage's, a checkpoint's) are checked against the model's
-    shapes, traced without computing an initialisation they would replace.
+    (a previous stage's, a checkpoint's, already checked) are used instead,
+    without computing an initialisation they would replace.
     """
     if initial_params is not None:
-        fresh = jax.eval_shape(lambda: init_params(model, lengths, seed))["params"]
-        params = _checked_initial_params(fresh, initial_params)
+        params = initial_params
     else:
         params = init_params(model, lengths, seed)["params"]
     params = jax.device_put(params, layout.state["params"])
