@@ -22,8 +22,9 @@ JAX's own size bound would rescan the folder under a lock at every write, so
 flawn bounds it instead: at start-up, when the folder holds more than
 :data:`MAX_BYTES`, the least recently used entries go until it holds
 :data:`PRUNE_TO`. An entry
-another process is still writing reads as corrupt (it is compressed); JAX then
-warns and compiles. JAX's cache key covers the program, the compile options,
+another process is still writing, or one cut short, reads as corrupt (it is
+compressed); JAX then warns and compiles (a cut entry stays until the folder is
+deleted). JAX's cache key covers the program, the compile options,
 the XLA flags that change code and the jaxlib version, so a changed model or
 flag compiles afresh.
 """
