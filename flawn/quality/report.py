@@ -188,7 +188,10 @@ def render_markdown(report: dict) -> str:
             "## Benchmark contamination",
             "",
             f"Checked {len(section['tasks'])} tasks of {', '.join(section['benchmarks'])} "
-            f"({section['indexed_ngrams']:,} indexed n-grams); overlapping training examples "
+            f"({section['indexed_ngrams']:,} indexed n-grams; "
+            f"{section.get('stop_list', 0):,} stock n-grams on the stop list, not checked); "
+            "an example overlaps an item when it shares enough of its n-grams (settings: "
+            "`min_shared`, `min_coverage`); overlapping training examples "
             f"were {'removed' if section['removed_overlapping'] else 'kept (report only)'}. "
             f"{len(flagged)} task(s) overlap; per source and task in `{CONTAMINATION_TSV}`.",
             "",
