@@ -102,6 +102,10 @@ def test_clean_demo_mixture_through_the_cli(tmp_path, capsys):
         str(legalbench),
         "--lawbench-dir",
         str(lawbench),
+        "--stop-texts",  # not the defaults (the fixture's item has fewer than 10 13-grams)
+        "5",
+        "--min-shared",
+        "12",
         "--out",
         str(tmp_path / "out"),
         "--quiet",
@@ -113,6 +117,8 @@ def test_clean_demo_mixture_through_the_cli(tmp_path, capsys):
     assert folder.name.startswith("demo.general_plus_legal-")
     assert "legalbench: 1 task(s) overlap the input data: contract_qa" in out
     report = json.loads((folder / "report.json").read_text())
+    settings = report["settings"]["decontamination"]
+    assert [settings[k] for k in ("stop_texts", "min_shared", "min_coverage")] == [5, 12, 0.8]
     assert report["filter_order"] == [
         "read",
         "decontamination",

@@ -58,8 +58,9 @@ def load_report(path: str | os.PathLike) -> dict:
 def contaminated_tasks(report_path: str | os.PathLike, benchmark: str | None = None) -> list[str]:
     """The benchmark tasks the cleaned mixture's input data overlaps.
 
-    A task is listed when at least one of its items shares an n-gram with a
-    training example the cleaner read (before removal). These are the tasks
+    A task is listed when at least one of its items is overlapped (shares
+    enough n-grams, see :mod:`flawn.quality.contamination`) by a training
+    example the cleaner read (before removal). These are the tasks
     to leave out of a held-out view for runs trained on the original mixture,
     or on the cleaned copy when it was made with ``--keep-contaminated``.
 
