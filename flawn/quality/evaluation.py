@@ -10,8 +10,8 @@ precision of the flags over planted and clean examples together.
 
 Sets (``bench/decontamination.py`` prints the table the README shows):
 
-* Chinese planted: LawBench questions and answers in LaWGPT's prompt
-  template (:func:`planted_lawbench`);
+* Chinese planted: LawBench questions and answers in a LaWGPT-style prompt
+  (:func:`planted_lawbench`);
 * Chinese clean: LaWGPT's example files (:func:`lawgpt_examples`), and, held
   out from tuning, model answers to LawBench's legal consultation questions
   (:func:`prediction_examples`), which quote the same statutes as the gold

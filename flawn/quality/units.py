@@ -38,6 +38,8 @@ def _tokenizer():
 
     # jieba logs the loading of its dictionary at INFO on every first use.
     jieba.setLogLevel(logging.WARNING)
+    # A tokenizer of our own: words added to jieba's global one elsewhere (LawBench's
+    # scorers use it) must not change which n-grams a benchmark item has.
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     return tokenizer
