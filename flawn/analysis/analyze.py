@@ -181,7 +181,7 @@ def _plots(comparisons, tasks, folders, out: pathlib.Path, label: str) -> list[p
         return written
     tasks_level = deltas[deltas["level"] == "task"].copy()
     for key, rows in tasks_level.groupby([c for c in deltas if c.startswith("group.")] or "kind"):
-        rows = rows.assign(significant=rows["p_holm"] < 0.05) if "p_holm" in rows else rows
+        # p_holm (and the test column) give plot_forest its "significant" and its wording
         name = _slug(
             f"forest-{label}-{'-'.join(map(str, key if isinstance(key, tuple) else (key,)))}"
         )
