@@ -84,8 +84,8 @@ def run_one(
     Args:
         run_dir: The run folder (with ``spec.json``).
         evals: The evaluations to make (finished ones are reused).
-        backend_name: Overrides the spec's backend (it must be the same
-            backend the spec was resolved for; kept for tests).
+        backend_name: Overrides the spec's backend (the launch's ``--backend``:
+            a run keeps its id on either backend).
         tee_log: Copy everything printed to ``logs/attempt-N.log``.
         force_eval: Evaluate again even where finished rows exist.
 
@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--evals", help="JSON file with a list of EvalSpec dicts")
     parser.add_argument("--die-with-parent", action="store_true")
     parser.add_argument("--force-eval", action="store_true", help="evaluate again")
+    parser.add_argument("--backend", help="train with this backend (default: the spec's)")
     args = parser.parse_args(argv)
     if args.die_with_parent:
         _set_parent_death_signal()
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.evals, encoding="utf-8") as f:
             evals = [EvalSpec.from_json(e) for e in json.load(f)]
     try:
-        run_one(RunDir(args.run_dir), evals, force_eval=args.force_eval)
+        run_one(RunDir(args.run_dir), evals, args.backend, force_eval=args.force_eval)
     except KeyboardInterrupt:
         return 130
     except Exception:  # (recorded in run.json and the log already)

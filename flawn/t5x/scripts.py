@@ -7,7 +7,8 @@ generation-mode evaluation and ``python -m flawn.t5x.score``, which writes the
 tidy rows. ``pod.sh`` copies the run's T5X files to every worker of a TPU VM
 pod slice, runs ``launch.sh train`` and ``launch.sh infer`` on all of them at
 once (as T5X runs on a pod: one process per host), then copies the
-predictions back and scores them here.
+predictions back and scores them here, recording each phase in ``run.json``
+(:mod:`flawn.t5x.record`).
 
 Paths in both scripts are relative to the script's folder or come from the
 variables at their top, so a run folder can be moved or copied.
@@ -252,6 +253,9 @@ def pod_sh(plan: RunPlan, env: dict[str, str]) -> str:
 #     bash t5x/pod.sh [all|setup|train|infer|score|fetch]        (default: all = setup, train,
 #                                                                 infer, score)
 #
+# Each phase's output also goes to t5x/{layout.LOGS}/pod-<phase>-<time>.log, and run.json records
+# the attempt (running, step and loss, finished or failed), so `flawn sweep status` shows it.
+#
 # Each worker needs T5X (installed as T5X's README says, with jax[tpu]) and flawn (a checkout,
 # `pip install -e` into REMOTE_PYTHON's environment), and read access to the data its tasks
 # read: FLAWN_* variables set here are passed on as they are, so point them at gs:// or at
@@ -265,7 +269,7 @@ def pod_sh(plan: RunPlan, env: dict[str, str]) -> str:
 #   REMOTE_DIR           the run folder on each worker (default: flawn_runs/{plan.run_id}, in $HOME)
 #   REMOTE_PYTHON        Python with T5X and flawn on the workers (default: python3)
 #   REMOTE_PROJECT_ROOT  flawn checkout on the workers (default: found from their flawn install)
-#   FLAWN_PYTHON         Python with flawn here, for scoring (default: python3)
+#   FLAWN_PYTHON         Python with flawn here, for scoring and run.json (default: python3)
 set -euo pipefail
 
 T5X_HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
@@ -320,26 +324,79 @@ run_phase() {{
   on_all_workers "cd $(printf %q "$REMOTE_DIR") && env $(remote_env) bash t5x/{layout.LAUNCH} $1"
 }}
 
-if [[ "$PHASE" == all || "$PHASE" == setup ]]; then
+setup_workers() {{
   echo "== copying the run's T5X files to every worker of $TPU_NAME ($REMOTE_DIR/t5x)"
   on_all_workers "mkdir -p $(printf %q "$REMOTE_DIR/t5x")"
   "${{GCLOUD[@]}}" scp --recurse {files} \\
     "$TPU_NAME:$REMOTE_DIR/t5x/" "${{WHERE[@]}}" --worker=all
-{_pod_init_copy(has_init)}fi
+{_pod_init_copy(has_init)}}}
 
-if [[ "$PHASE" == all || "$PHASE" == train ]]; then
-  run_phase train
-fi
-
-if [[ "$PHASE" == all || "$PHASE" == infer ]]; then
-  run_phase infer
-fi
-
-if [[ "$PHASE" == all || "$PHASE" == score ]]; then
+score_here() {{
   echo "== copying predictions from $PREDICTIONS_ROOT and scoring them here"
+  rm -rf "$T5X_HERE/{layout.PREDICTIONS}"  # the copy in Cloud Storage is the current one
   mkdir -p "$T5X_HERE/{layout.PREDICTIONS}"
   gcloud storage cp -r "$PREDICTIONS_ROOT/*" "$T5X_HERE/{layout.PREDICTIONS}/"
   "$FLAWN_PYTHON" -m flawn.t5x.score "$RUN_DIR" --predictions-root "$T5X_HERE/{layout.PREDICTIONS}"
+}}
+
+# run.json records what this script does (flawn sweep status shows it): a new attempt,
+# T5X's step and loss while it trains, then finished, or failed with the phase, the step
+# reached and the error. Recording needs flawn in FLAWN_PYTHON; without it the run goes on.
+RECORD=1
+if ! "$FLAWN_PYTHON" -c 'import flawn.t5x.record' 2>/dev/null; then
+  RECORD=0
+  echo "warning: $FLAWN_PYTHON cannot import flawn, so $RUN_DIR/run.json will not record" \\
+    "this run (set FLAWN_PYTHON)" >&2
+fi
+record() {{
+  if [[ "$RECORD" == 1 ]]; then
+    "$FLAWN_PYTHON" -m flawn.t5x.record "$RUN_DIR" "$@" \\
+      || echo "warning: could not record '$1' in $RUN_DIR/run.json" >&2
+  fi
+}}
+STAMP="$(date +%Y%m%d-%H%M%S)"
+
+# run_step NAME COMMAND...: one phase; its output also goes to t5x/{layout.LOGS}/pod-NAME-STAMP.log.
+run_step() {{
+  local name="$1" log="$T5X_HERE/{layout.LOGS}/pod-$1-$STAMP.log" code
+  shift
+  mkdir -p "$T5X_HERE/{layout.LOGS}"
+  set +e
+  if [[ "$RECORD" == 1 ]]; then
+    (set -e; "$@") 2>&1 | "$FLAWN_PYTHON" -m flawn.t5x.record "$RUN_DIR" watch --log "$log"
+  else
+    (set -e; "$@") 2>&1 | tee -a "$log"
+  fi
+  code="${{PIPESTATUS[0]}}"
+  set -e
+  if [[ "$code" != 0 ]]; then
+    record failed --phase "$name" --code "$code" --log "$log"
+    exit "$code"
+  fi
+}}
+
+if [[ "$PHASE" != setup && "$PHASE" != fetch ]]; then
+  record start --phase "$PHASE" --pid $$
+fi
+
+if [[ "$PHASE" == all || "$PHASE" == setup ]]; then
+  run_step setup setup_workers
+fi
+
+if [[ "$PHASE" == all || "$PHASE" == train ]]; then
+  run_step train run_phase train
+fi
+
+if [[ "$PHASE" == all || "$PHASE" == infer ]]; then
+  run_step infer run_phase infer
+fi
+
+if [[ "$PHASE" == all || "$PHASE" == score ]]; then
+  run_step score score_here
+fi
+
+if [[ "$PHASE" != setup && "$PHASE" != fetch ]]; then
+  record done --phase "$PHASE"
 fi
 
 if [[ "$PHASE" == fetch ]]; then
