@@ -261,6 +261,25 @@ def test_pod_sh_score_rescores_after_a_new_infer(pod):
     assert _row(pod, run)["status"] == "finished"  # (reusing the same ones: test_t5x.py)
 
 
+def test_a_launch_evaluates_a_pod_trained_run_without_training_it_here(pod):
+    """Rank classification needs the checkpoint here; the launch must not retrain to get it."""
+    from flawn.errors import ConfigError
+    from flawn.runs import EvalSpec
+    from flawn.sweeps.worker import run_one
+
+    run = pod["plan"].runs[0]
+    run_dir = pod["plan"].run_dir(run)
+    if _row(pod, run)["status"] != "finished":
+        assert _pod_sh(pod, run, "all").returncode == 0
+    rank = EvalSpec(suite="sample", mode="rank_classification", max_decode_length=8)
+    with pytest.raises(ConfigError, match=r"pod\.sh fetch"):
+        run_one(run_dir, [rank], backend_name="local", tee_log=False)
+    status = run_dir.read_status()
+    assert status["backend"] == "t5x" and "pod.sh fetch" in status["error"]
+    assert not run_dir.final_stage().checkpoint_dir.exists()  # nothing trained locally
+    assert not (run_dir.t5x_dir / "model").exists()  # nor with T5X on this host
+
+
 def test_a_pod_run_is_running_while_pod_sh_lives_and_interrupted_after(pod, tmp_path):
     run_dir = pod["plan"].run_dir(pod["plan"].runs[1])
     alive = subprocess.Popen(["sleep", "60"])

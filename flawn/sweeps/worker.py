@@ -98,7 +98,10 @@ def run_one(
     from flawn.evals.run import evaluate_run, log_eval_to_wandb, request_key, run_info
 
     spec = RunSpec.from_json(run_dir.read_spec())
-    backend = get_backend(backend_name or spec.backend)
+    # pod.sh trained it: its checkpoints are in Cloud Storage, so it is only evaluated here
+    # (T5X's predictor asks for `pod.sh fetch`), never trained again on this host.
+    on_pod = bool(run_dir.read_status().get("trained_on_pod"))
+    backend = get_backend("t5x" if on_pod else (backend_name or spec.backend))
     status = run_dir.mark_started(backend.name)
     attempt = status["attempts"]
     log_file = None
@@ -110,9 +113,13 @@ def run_one(
         sys.stdout, sys.stderr = _Tee(sys.stdout, log_file), _Tee(sys.stderr, log_file)
     try:
         print(f"== run {spec.run_id} {spec.name}: attempt {attempt} on backend {backend.name}")
-        backend.validate(spec)
+        if not on_pod:  # (reading a T5X checkpoint needs no T5X)
+            backend.validate(spec)
         run_dir.write_requested_evals([dataclasses.asdict(e) for e in evals])
-        backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
+        if on_pod:
+            print(f"== {spec.name}: trained on a TPU pod by pod.sh; evaluating only")
+        else:
+            backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
         predictor = None
         done = dict(run_dir.read_status().get("evals") or {})
         info = run_info(run_dir)

@@ -13,7 +13,8 @@ calls ``python -m flawn.t5x.record RUN_DIR EVENT`` around its phases and
 * ``failed --phase P --code N --log FILE``: ``failed``, the error naming the
   phase, the exit code, the step reached and the log's last error line;
 * ``done --phase P``: ``finished``, training done (``flawn sweep status``
-  says ``stale`` until every requested evaluation is scored).
+  says ``stale`` until every requested evaluation is scored; ``flawn sweep
+  launch`` then only evaluates it, never training it again on its host).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import math
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 
 from flawn.runs.run_dir import RunDir
@@ -32,6 +34,8 @@ from flawn.t5x.plan import RunPlan
 BACKEND = "t5x"
 #: Lines of the log kept in ``run.json``'s traceback field.
 TAIL_LINES = 40
+#: Output lines refresh the heartbeat at most this often (besides every progress line).
+HEARTBEAT_EVERY_S = 60.0
 
 _ERROR_LINE = re.compile(r"(Error|Exception|error:|FAILED|Killed|cannot)", re.IGNORECASE)
 
@@ -50,7 +54,7 @@ def start(run_dir: RunDir, phase: str, pid: int) -> None:
     plan = _plan(run_dir)
     fields = {"phase": phase, "total_steps": total_steps(plan)}
     if phase in ("all", "train"):
-        fields.update(step=0, loss=None)
+        fields.update(step=0, loss=None, trained_on_pod=False)
     run_dir.mark_started(BACKEND, pid=pid)
     run_dir.update_status(**fields)
 
@@ -82,6 +86,7 @@ def watch(run_dir: RunDir, log_path: str, lines=None, out=None) -> None:
 
     progress = _Progress([hook])
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    beat = time.time()
     with open(log_path, "a", encoding="utf-8") as log:
         for line in iter(lines.readline, ""):
             out.write(line)
@@ -90,6 +95,10 @@ def watch(run_dir: RunDir, log_path: str, lines=None, out=None) -> None:
             log.flush()
             try:
                 progress(line)
+                if time.time() - beat > HEARTBEAT_EVERY_S:
+                    # Any output is a sign of life (seen from hosts other than this one).
+                    run_dir.heartbeat()
+                    beat = time.time()
             except Exception as err:  # (see the docstring)
                 out.write(f"(flawn.t5x.record: could not record progress: {err})\n")
 
@@ -131,7 +140,14 @@ def done(run_dir: RunDir, phase: str) -> None:
     """Records that ``pod.sh`` finished ``phase`` (training is done)."""
     status = run_dir.read_status()
     total = status.get("total_steps") or total_steps(_plan(run_dir))
-    run_dir.mark_finished(phase=phase, step=total, total_steps=total, final_loss=status.get("loss"))
+    run_dir.mark_finished(
+        phase=phase,
+        step=total,
+        total_steps=total,
+        final_loss=status.get("loss"),
+        # A sweep launch then evaluates it without training it again (flawn.sweeps.worker).
+        trained_on_pod=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
