@@ -166,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.event == "watch":
         if not args.log:
             parser.error("watch needs --log FILE")
-        watch(run_dir, args.log)
+        try:
+            watch(run_dir, args.log)
+        except KeyboardInterrupt:  # Ctrl-C stops pod.sh: run_state then says interrupted
+            return 130
     elif args.event == "failed":
         error = failed(run_dir, args.phase, args.code, args.log)
         print(f"== recorded in {run_dir.status_path}: {error}")
