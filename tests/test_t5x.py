@@ -633,6 +633,7 @@ def test_launch_sh_trains_infers_and_scores_with_real_t5x(tmp_path):
     result = subprocess.run(
         ["bash", os.fspath(run_dir.t5x_dir / "launch.sh")],
         env=env,
+        cwd=run_dir.path,  # where pod.sh starts it: its t5x/ folder must not shadow T5X
         capture_output=True,
         text=True,
         timeout=3000,
