@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 
+from flawn.t5x.install import INSTALL_HINT, T5X_ROOT_CHECK
 from flawn.t5x.layout import T5XLayout
 from flawn.t5x.plan import RunPlan, StagePlan
 
@@ -35,7 +36,6 @@ FLAWN_ENV = (
 
 _PY_SAMPLE_VOCAB = "import flawn.paths as p; print(p.SAMPLE_VOCAB)"
 _PY_PROJECT_ROOT = "import flawn.paths as p; print(p.project_root())"
-_PY_T5X_ROOT = "import os, t5x; print(os.path.dirname(os.path.dirname(t5x.__file__)))"
 
 
 def _q(value: str) -> str:
@@ -129,6 +129,9 @@ T5X_HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 RUN_DIR="$(dirname "$T5X_HERE")"
 PHASE="${{1:-all}}"
 PY="${{FLAWN_T5X_PYTHON:-python3}}"
+# Python must not import from the current folder: a T5X clone there, or the run folder's own
+# t5x/ (pod.sh starts here), would be taken for the t5x package (Python 3.11+ obeys this).
+export PYTHONSAFEPATH=1
 MODEL_DIR_ROOT="${{MODEL_DIR_ROOT:-$T5X_HERE/{layout.MODELS}}}"
 PREDICTIONS_ROOT="${{PREDICTIONS_ROOT:-$T5X_HERE/{layout.PREDICTIONS}}}"
 INIT_ROOT="${{INIT_ROOT:-$T5X_HERE/{layout.INIT}}}"
@@ -149,11 +152,10 @@ export FLAWN_PROJECT_ROOT="${{FLAWN_PROJECT_ROOT:-$("$PY" -c {_q(_PY_PROJECT_ROO
 {_vocabulary_default(plan, env)}
 {_env_defaults(env)}
 
-if ! "$PY" -c 'import t5x' 2>/dev/null; then
-  echo "$PY cannot import t5x; install T5X as its README says, or set FLAWN_T5X_PYTHON" >&2
+if ! T5X_ROOT="$("$PY" -c {_q(T5X_ROOT_CHECK)})"; then
+  echo "$PY cannot import t5x; "{_q(INSTALL_HINT)} >&2
   exit 3
 fi
-T5X_ROOT="$("$PY" -c {_q(_PY_T5X_ROOT)})"
 
 COMMON=(
   --gin_search_paths="$T5X_ROOT"
