@@ -17,7 +17,7 @@ import traceback
 
 from flawn import __version__
 from flawn.cli import analysis, data, evaluate, infer, model, serve, sweep, train
-from flawn.errors import FlawnError
+from flawn.errors import FlawnError, from_pipeline_error
 
 _EPILOG = """\
 examples:
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``flawn`` console command."""
     from flawn.gin_utils import split_gin_flags
 
+    # The flawn process itself (console script, python -m), not a caller in Python.
+    command = argv is None
     argv = sys.argv[1:] if argv is None else argv
     gin_files, bindings, rest = split_gin_flags(argv)
     from flawn.gin_utils import policy_in_gin
@@ -93,22 +95,68 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, gin_files, bindings)
     except (FlawnError, FileNotFoundError) as err:
-        return _report(err, args.verbose)
-    except ValueError as err:
-        # seqio's "No Task or Mixture found": the same message, with the nearest names.
-        match = _UNKNOWN_PROVIDER.search(str(err))
-        if not match:
-            raise
+        return _end(_report(err, args.verbose), err, command)
+    except KeyboardInterrupt:
+        print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # reported here, see _unexpected
+        return _end(_unexpected(err, args.verbose), err, command)
+
+
+def _from_data_pipeline(err: BaseException | None) -> bool:
+    """Whether ``err`` or an exception it came from is a TensorFlow error."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if type(err).__module__.startswith("tensorflow"):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _end(code: int, err: BaseException, command: bool) -> int:
+    """Exits the process at once after an error from a running ``tf.data`` pipeline.
+
+    Tearing such a pipeline down can deadlock: the error's frames hold its
+    iterator, whose destructor waits, holding the interpreter lock, for
+    background threads that need that lock to finish reading a Python
+    generator. The command printed its error and never exited. So the
+    ``flawn`` process runs its exit handlers and leaves without destroying
+    objects (``err`` is alive until then); a caller of :func:`main` in Python
+    gets the code back as usual.
+    """
+    if not (command and _from_data_pipeline(err)):
+        return code
+    import atexit
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _unexpected(err: Exception, verbose: bool) -> int:
+    """Reports an error no command handled, without letting it escape ``main``.
+
+    An exception that escapes is printed by the interpreter, which keeps its
+    traceback through shutdown; see :func:`_end` for why that hangs when the
+    traceback holds a running ``tf.data`` iterator.
+    """
+    converted = from_pipeline_error(err)
+    if converted is not None:
+        return _report(converted, verbose, cause=err)
+    # seqio's "No Task or Mixture found": the same message, with the nearest names.
+    match = _UNKNOWN_PROVIDER.search(str(err)) if isinstance(err, ValueError) else None
+    if match:
         from flawn.mixtures.validation import check_mixture_name
 
         try:
             check_mixture_name(match.group(1))
         except FlawnError as named:
-            return _report(named, args.verbose, cause=err)
-        raise
-    except KeyboardInterrupt:
-        print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+            return _report(named, verbose, cause=err)
+    traceback.print_exception(err)
+    return 1
 
 
 if __name__ == "__main__":
