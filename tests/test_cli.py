@@ -126,3 +126,11 @@ def test_an_unexpected_error_is_printed_by_main_not_left_to_interpreter_shutdown
     assert main(["sweep", "plan", "experiments/demo.gin"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: boom" in err
+
+
+def test_sweep_commands_that_compute_run_ids_take_verify_data():
+    from flawn.cli import build_parser
+
+    for action in ("plan", "launch", "status"):
+        args = build_parser().parse_args(["sweep", action, "experiments/demo.gin", "--verify-data"])
+        assert args.verify_data is True

@@ -153,6 +153,62 @@ def test_run_id_changes_when_a_data_file_changes(tmp_path):
     assert before.run_id != after.run_id
 
 
+def test_a_same_length_edit_with_the_mtime_put_back_is_a_new_digest(tmp_path, monkeypatch):
+    # The digest cache was keyed by path, size and mtime: such an edit reused the old digest.
+    import os
+
+    from flawn.runs import fingerprint
+
+    monkeypatch.setenv("FLAWN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"targets": "Yes"}\n')
+    before = file_digest(path)
+    stat = os.stat(path)
+    path.write_text('{"targets": "No!"}\n')  # same length
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    assert file_digest(path) != before
+    # --verify-data hashes again even where the cache looks valid, and repairs it.
+    after = file_digest(path)
+    cache = tmp_path / "cache" / "file_digests.json"
+    cache.write_text(json.dumps({k: before for k in json.loads(cache.read_text())}))
+    fingerprint._MEMO.clear()
+    assert file_digest(path) == before  # a cache entry is trusted...
+    fingerprint.verify_data()
+    try:
+        assert file_digest(path) == after  # ...unless verifying
+    finally:
+        fingerprint.verify_data(False)
+    assert file_digest(path) == after
+
+
+def test_equivalent_rates_are_the_same_run_and_the_spec_keeps_them_as_declared():
+    def register(weights):
+        if "test_rates.equivalent" in seqio.MixtureRegistry.names():
+            seqio.MixtureRegistry.remove("test_rates.equivalent")
+        _SPECS.pop("test_rates.equivalent", None)
+        register_mixture(
+            "test_rates.equivalent",
+            [
+                ("demo.general_only", FixedWeight(weights[0])),
+                ("demo.legal", FixedWeight(weights[1])),
+            ],
+        )
+
+    sweep = _sweep(mixtures=["test_rates.equivalent"], baseline_mixture="test_rates.equivalent")
+    point = _point("test_rates.equivalent")
+    register((1.0, 1.0))
+    ones = resolve_run(sweep, point)
+    register((0.5, 0.5))
+    halves = resolve_run(sweep, point)
+    register((0.5, 0.25))
+    other = resolve_run(sweep, point)
+    assert ones.run_id == halves.run_id != other.run_id
+    declared = halves.data["test_rates.equivalent"]["declared"]["test_rates.equivalent"]
+    assert [rate for _, rate in declared] == ["fixed weight 0.5", "fixed weight 0.5"]
+    assert ones.data != halves.data  # only the id normalises
+
+
 def test_two_stage_regimes_chain_their_stages():
     sweep = _sweep(
         regimes=["two_stage"],

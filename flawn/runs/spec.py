@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flawn.runs.fingerprint import data_identity
+
 #: Ways a stage can start.
 INIT_SCRATCH = "scratch"
 INIT_PREVIOUS = "previous"
@@ -111,10 +113,15 @@ class RunSpec:
             )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes what is trained (the hashed payload)."""
+        """Everything that changes what is trained (the hashed payload).
+
+        The data enters as :func:`flawn.runs.fingerprint.data_identity`:
+        equivalent rates (1.0/1.0 and 0.5/0.5) give the same id, while
+        :attr:`data` keeps the rates as declared.
+        """
         return {
             "stages": [dataclasses.asdict(s) for s in self.stages],
-            "data": self.data,
+            "data": {name: data_identity(value) for name, value in self.data.items()},
             "model": self.model,
             "backend": self.backend,
         }
