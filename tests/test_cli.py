@@ -134,3 +134,26 @@ def test_sweep_commands_that_compute_run_ids_take_verify_data():
     for action in ("plan", "launch", "status"):
         args = build_parser().parse_args(["sweep", action, "experiments/demo.gin", "--verify-data"])
         assert args.verify_data is True
+
+
+@pytest.mark.slow
+def test_a_process_ends_at_once_only_after_an_error_from_tensorflow():
+    script = (
+        "import tensorflow as tf\n"
+        "from flawn.runtime import exit_after_pipeline_error\n"
+        "exit_after_pipeline_error(3, ValueError('not from a pipeline'))\n"
+        "print('returned', flush=True)\n"
+        "try:\n"
+        "    tf.debugging.assert_positive(tf.constant(-1))\n"
+        "except tf.errors.InvalidArgumentError as err:\n"
+        "    try:\n"
+        "        raise RuntimeError('wrapped') from err\n"
+        "    except RuntimeError as wrapped:\n"
+        "        exit_after_pipeline_error(5, wrapped)\n"
+        "print('not reached')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 5, out.stderr
+    assert out.stdout.split() == ["returned"]

@@ -103,45 +103,25 @@ def main(argv: list[str] | None = None) -> int:
         return _end(_unexpected(err, args.verbose), err, command)
 
 
-def _from_data_pipeline(err: BaseException | None) -> bool:
-    """Whether ``err`` or an exception it came from is a TensorFlow error."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if type(err).__module__.startswith("tensorflow"):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
-
-
 def _end(code: int, err: BaseException, command: bool) -> int:
-    """Exits the process at once after an error from a running ``tf.data`` pipeline.
+    """``code``; the ``flawn`` process itself leaves at once after a ``tf.data`` error.
 
-    Tearing such a pipeline down can deadlock: the error's frames hold its
-    iterator, whose destructor waits, holding the interpreter lock, for
-    background threads that need that lock to finish reading a Python
-    generator. The command printed its error and never exited. So the
-    ``flawn`` process runs its exit handlers and leaves without destroying
-    objects (``err`` is alive until then); a caller of :func:`main` in Python
-    gets the code back as usual.
+    See :func:`flawn.runtime.exit_after_pipeline_error`; a caller of
+    :func:`main` in Python gets the code back as usual.
     """
-    if not (command and _from_data_pipeline(err)):
-        return code
-    import atexit
+    if command:
+        from flawn.runtime import exit_after_pipeline_error
 
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+        exit_after_pipeline_error(code, err)
+    return code
 
 
 def _unexpected(err: Exception, verbose: bool) -> int:
     """Reports an error no command handled, without letting it escape ``main``.
 
     An exception that escapes is printed by the interpreter, which keeps its
-    traceback through shutdown; see :func:`_end` for why that hangs when the
-    traceback holds a running ``tf.data`` iterator.
+    traceback through shutdown; that hangs when the traceback holds a running
+    ``tf.data`` iterator (see :func:`flawn.runtime.exit_after_pipeline_error`).
     """
     converted = from_pipeline_error(err)
     if converted is not None:
