@@ -209,6 +209,33 @@ def test_equivalent_rates_are_the_same_run_and_the_spec_keeps_them_as_declared()
     assert ones.data != halves.data  # only the id normalises
 
 
+def test_run_id_changes_when_the_instruction_bank_beside_the_shards_changes(tmp_path):
+    import shutil
+
+    from flawn import paths
+    from flawn.sources.lawinstruct import BANK_FILE_NAME
+    from flawn.tasks.registry import register_lawinstruct_subset
+    from flawn.vocab import load_vocabulary
+
+    source = paths.SAMPLE_DATA_DIR / "lawinstruct"
+    for shard in source.glob("SwissRulings-swiss_rulings_outcome-train-*.jsonl.xz"):
+        shutil.copy(shard, tmp_path)
+    bank = json.loads((source / BANK_FILE_NAME).read_text(encoding="utf-8"))
+    (tmp_path / BANK_FILE_NAME).write_text(json.dumps(bank), encoding="utf-8")
+    task = register_lawinstruct_subset(
+        "test_bank.swiss",
+        tmp_path,
+        "swiss_rulings_outcome",
+        load_vocabulary(str(paths.SAMPLE_VOCAB)),
+    ).name
+    sweep = _sweep(mixtures=[task], baseline_mixture=task)
+    before = resolve_run(sweep, _point(task))
+    assert BANK_FILE_NAME in before.data[task]["tasks"][task]["files"]
+    bank["swiss_rulings_outcome"]["en"][1] = "Approval or dismissal?"
+    (tmp_path / BANK_FILE_NAME).write_text(json.dumps(bank), encoding="utf-8")
+    assert resolve_run(sweep, _point(task)).run_id != before.run_id
+
+
 def test_two_stage_regimes_chain_their_stages():
     sweep = _sweep(
         regimes=["two_stage"],

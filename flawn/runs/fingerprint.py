@@ -19,6 +19,7 @@ shares of their sum, since seqio samples by the shares (weights 1.0/1.0 and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -148,6 +149,11 @@ def _task_files(task) -> list[str]:
         except Exception:  # (sources of other libraries: no files known)
             return []
         files.extend(s for s in shards if isinstance(s, str) and os.path.isfile(s))
+    for step in getattr(task, "preprocessors", ()):
+        # The instruction bank beside LawInstruct shards (format_lawinstruct's folder_bank).
+        bank = step.keywords.get("folder_bank") if isinstance(step, functools.partial) else None
+        if isinstance(bank, str) and os.path.isfile(bank):
+            files.append(bank)
     return sorted(set(files))
 
 
