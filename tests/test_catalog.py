@@ -273,7 +273,9 @@ def test_catalog_shards_are_deterministic_per_subset(tmp_path):
         write_catalog_shards(tmp_path / "e", subsets=["bulgarain"])
 
 
-def test_tasks_over_catalog_shards_draw_instructions_from_the_bank_beside_them(tmp_path):
+def test_tasks_over_catalog_shards_draw_instructions_from_the_bank_beside_them(
+    tmp_path, fresh_catalog_tasks
+):
     # The instruction-bank sweep on synthetic shards stopped on "instruction bank has
     # no paraphrase for (subset, language, index)": only the sample bank existed.
     import gin
