@@ -504,6 +504,21 @@ def test_scoring_refuses_predictions_of_other_rows(tiny_run):
         score_run(tiny_run, force=True)
 
 
+def test_new_predictions_of_the_same_checkpoint_are_scored_again(tiny_run):
+    """A new t5x.infer (pod.sh infer) has the same eval id: scoring keys on the predictions."""
+    from flawn.t5x.score import score_run
+
+    _write_predictions(tiny_run)
+    (first,) = score_run(tiny_run, force=True)
+    assert all(r["score"] == 1.0 for r in first.rows)
+    (same,) = score_run(tiny_run)
+    assert same.reused  # the same predictions: nothing to do
+    _write_predictions(tiny_run, lambda gold, i: gold + "x")
+    (new,) = score_run(tiny_run)
+    assert not new.reused and new.eval_id == first.eval_id
+    assert all(r["score"] == 0.0 for r in new.rows)
+
+
 # -- with T5X --------------------------------------------------------------------------------
 _PARSE_WITH_T5X = """
 import sys, importlib

@@ -4,7 +4,10 @@ A :class:`RunSpec` is a resolved run: its axes, its stages (each with a
 resolved gin config), the backend, and a fingerprint of its data. Its id is
 the hash of everything that changes what is trained, so an edited mixture,
 a changed data file or a different binding is a new run, and a relaunch
-never mistakes it for a finished one. Evaluation has its own identity
+never mistakes it for a finished one. The backend is not part of it: both
+backends train the same stages (the same gin config, Adafactor, schedule,
+data order), so a run keeps its id and folder whichever trained it, and
+``run.json`` records which one did. Evaluation has its own identity
 (:class:`EvalSpec`) under the run: changing the scoring mode or the decode
 length evaluates again instead of relabelling old numbers.
 """
@@ -80,7 +83,8 @@ class RunSpec:
         size: The model size (a name in :data:`flawn.models.sizes.SIZES`).
         regime: The regime (``gin/regimes/<regime>.gin``).
         seed: The seed.
-        backend: ``local`` or ``t5x``.
+        backend: ``local`` or ``t5x``: the backend the run was planned for
+            (not in the id; ``run.json`` records the one that trained it).
         stages: The stages, in training order; the last one's model is the run's.
         data: Fingerprint of every stage's mixture (rates, example counts, files).
         model: The model's shape as the size table gives it.
@@ -113,7 +117,7 @@ class RunSpec:
             )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes what is trained (the hashed payload).
+        """Everything that changes what is trained (the hashed payload; not the backend).
 
         The data enters as :func:`flawn.runs.fingerprint.data_identity`:
         equivalent rates (1.0/1.0 and 0.5/0.5) give the same id, while
@@ -123,13 +127,29 @@ class RunSpec:
             "stages": [dataclasses.asdict(s) for s in self.stages],
             "data": {name: data_identity(value) for name, value in self.data.items()},
             "model": self.model,
-            "backend": self.backend,
         }
 
     @property
     def run_id(self) -> str:
         """First 12 hex digits of the SHA-256 of :meth:`identity`."""
         return content_hash(self.identity())
+
+    def _declared_identity(self) -> dict[str, Any]:
+        # The payload before rates entered as shares: the data as declared.
+        return {**self.identity(), "data": self.data}
+
+    def legacy_run_id(self, backend: str | None = None) -> str:
+        """The id this run had on ``backend`` (default its own) when the id included the backend.
+
+        Sweep folders made before then name their runs so; ``spec.json`` files
+        stay readable and ``flawn sweep status`` points from those ids to the current ones.
+        Those ids hashed the rates as declared.
+        """
+        return content_hash({**self._declared_identity(), "backend": backend or self.backend})
+
+    def declared_rates_run_id(self) -> str:
+        """The id this run had when ids hashed the rates as declared, not as shares."""
+        return content_hash(self._declared_identity())
 
     @property
     def final_stage(self) -> Stage:
@@ -150,7 +170,8 @@ class RunSpec:
                 "stages": tuple(Stage(**s) for s in value["stages"]),
             }
         )
-        if "run_id" in value and value["run_id"] != spec.run_id:
+        earlier = (spec.run_id, spec.declared_rates_run_id(), spec.legacy_run_id())
+        if "run_id" in value and value["run_id"] not in earlier:
             raise ValueError(
                 f"spec.json of run {value['run_id']} hashes to {spec.run_id}: the file was edited "
                 "by hand; re-plan the sweep instead"
