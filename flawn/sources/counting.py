@@ -10,7 +10,8 @@ are counted by reason. The counts of every file (``read = kept + skipped``)
 are kept for the run folder (``bad_records.json``, see
 :func:`file_counts`), and cached in ``$FLAWN_CACHE_DIR/record_counts.json``
 (default ``~/.cache/flawn``), keyed by the file's path, inode, size,
-modification and status-change times, the reader and the policy, so the release's 12M records are parsed once.
+modification and status-change times, the reader and the policy, so the
+release's 12M records are parsed once.
 """
 
 from __future__ import annotations
