@@ -48,3 +48,38 @@ def import_heavy_stack() -> None:
     from flawn.compilation_cache import enable_compilation_cache
 
     enable_compilation_cache()
+
+
+def _from_data_pipeline(err: BaseException | None) -> bool:
+    """Whether ``err`` or an exception it came from is a TensorFlow error."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if type(err).__module__.startswith("tensorflow"):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def exit_after_pipeline_error(code: int, err: BaseException) -> None:
+    """Ends the process with ``code`` at once if ``err`` came from a ``tf.data`` pipeline.
+
+    Tearing such a pipeline down can deadlock: the error's frames hold its
+    iterator, whose destructor waits, holding the interpreter lock, for
+    background threads that need that lock to finish reading a Python
+    generator; the process printed its error and never exited. So after such
+    an error a process entry point runs the exit handlers, flushes its output
+    and leaves without destroying objects (the caller keeps ``err`` alive
+    until then). Any other error returns; call this only where the process
+    ends anyway.
+    """
+    if not _from_data_pipeline(err):
+        return
+    import atexit
+    import logging
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

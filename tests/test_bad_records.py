@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -136,3 +137,85 @@ def test_a_policy_bound_in_gin_is_the_registration_default(monkeypatch):
     monkeypatch.setenv("FLAWN_BAD_RECORD_POLICY", "sometimes")
     with pytest.raises(ValueError, match="must be one of"):
         bad_record_policy()
+
+
+def _write(path: pathlib.Path, data: bytes) -> pathlib.Path:
+    """Writes ``data`` compressed by ``path``'s extension (``.xz``, ``.gz`` or plain)."""
+    import gzip
+    import lzma
+
+    opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix)
+    if opener:
+        with opener(path, "wb") as out:
+            out.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.xz"])
+def test_a_bad_byte_names_its_own_line_and_skip_counts_it(tmp_path, suffix):
+    # Decoding in blocks reported the block's first line (133 for a bad byte on
+    # line 150), and skip stopped at it instead of skipping it.
+    lines = [json.dumps({**GOOD, "output": f"answer {i} " + "x" * 60}).encode() for i in range(300)]
+    lines[149] = lines[149].replace(b"answer", b"answ\xe9r")  # Latin-1, not UTF-8
+    path = _write(tmp_path / f"latin{suffix}", b"\n".join(lines) + b"\n")
+    with pytest.raises(RecordError) as caught:
+        list(read_alpaca(path, policy="error"))
+    assert (caught.value.line, caught.value.reason) == (150, "bad_encoding")
+    assert "0xe9" in caught.value.detail
+    stats = counting.ReadStats()
+    kept = list(read_alpaca(path, policy="skip", stats=stats))
+    assert len(kept) == 299 and "answer 150 " in kept[149].output
+    assert (stats.read, stats.kept, dict(stats.skipped)) == (300, 299, {"bad_encoding": 1})
+
+
+def test_a_bad_byte_in_a_json_array_names_its_line_and_skip_counts_it(tmp_path):
+    elements = [json.dumps(GOOD, indent=1).encode() for _ in range(3)]
+    elements[1] = elements[1].replace(b"Federal", b"F\xe9deral")
+    path = _write(tmp_path / "array.json", b"[\n" + b",\n".join(elements) + b"\n]\n")
+    bad_line = (b"[\n" + b",\n".join(elements)).split(b"\n").index(
+        next(line for line in elements[1].split(b"\n") if b"\xe9" in line)
+    ) + 1
+    with pytest.raises(RecordError, match=rf"array\.json:{bad_line}: bad_encoding"):
+        list(read_alpaca(path, policy="error"))
+    stats = counting.ReadStats()
+    assert len(list(read_alpaca(path, policy="skip", stats=stats))) == 2
+    assert dict(stats.skipped) == {"bad_encoding": 1} and stats.reconciles()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.xz"])
+def test_an_empty_file_is_named_as_empty_under_error_and_counted_under_skip(tmp_path, suffix):
+    path = _write(tmp_path / f"empty{suffix}", b"")
+    with pytest.raises(RecordError, match=re.escape(f"{path}:0: empty_file: the file is empty")):
+        list(read_alpaca(path, policy="error"))
+    blank = _write(tmp_path / f"blank{suffix}", b"\n  \n")
+    with pytest.raises(RecordError, match="empty_file: the file is empty"):
+        counting.count_file(blank, read_alpaca, "alpaca", "error")
+    stats = counting.ReadStats()
+    assert list(read_alpaca(path, policy="skip", stats=stats)) == []
+    assert (stats.read, stats.kept, dict(stats.skipped)) == (1, 0, {"empty_file": 1})
+
+
+def test_an_empty_file_stops_registration_naming_it_instead_of_all_skipped(tmp_path):
+    # It registered with 0 examples, and the plan then blamed the skip policy.
+    import flawn.tasks  # noqa: F401
+    from flawn import paths
+    from flawn.tasks.registry import register_alpaca_file
+    from flawn.vocab import load_vocabulary
+
+    path = _write(tmp_path / "nothing.jsonl.gz", b"")
+    metadata = {
+        "dataset_name": "x", "subset_name": "x", "jurisdiction": "US", "task_type": "QA",
+        "instruction_language": "en", "prompt_language": "en", "answer_language": "en",
+    }  # fmt: skip
+    vocabulary = load_vocabulary(str(paths.SAMPLE_VOCAB))
+    with pytest.raises(RecordError) as caught:
+        register_alpaca_file(
+            "test_bad_records.empty", [str(path)], vocabulary, metadata, policy="error"
+        )
+    assert caught.value.path == str(path) and caught.value.reason == "empty_file"
+    assert "skip" not in str(caught.value)
+    shard = _write(tmp_path / "Empty-empty_subset-train-0.jsonl.xz", b"")
+    with pytest.raises(RecordError, match="empty_file: the file is empty"):
+        list(read_shard(shard, policy="error"))

@@ -223,12 +223,13 @@ def test_conversion_normalises_and_validates(tmp_path):
 
 def test_catalog_shards_cover_all_148_subsets_with_catalog_metadata(tmp_path, catalog):
     from flawn.samples.catalog_shards import MANIFEST_NAME, scaled_count, write_catalog_shards
-    from flawn.sources.lawinstruct import parse_shard_name, read_shard
+    from flawn.sources.lawinstruct import BANK_FILE_NAME, parse_shard_name, read_shard
 
     written = write_catalog_shards(tmp_path, scale=1e-5, min_examples=2, max_words=12)
     assert len(written) == 148
     manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
     assert manifest["shards"] == written and manifest["scale"] == 1e-5
+    bank = json.loads((tmp_path / BANK_FILE_NAME).read_text(encoding="utf-8"))
     for file_name, count in written.items():
         parts = parse_shard_name(file_name)
         subset = catalog.by_key(parts["dataset"], parts["subset"])
@@ -241,6 +242,9 @@ def test_catalog_shards_cover_all_148_subsets_with_catalog_metadata(tmp_path, ca
             assert record.prompt_language in subset.prompt_languages
             assert record.answer_language in subset.answer_languages
             assert len(record.prompt.split()) <= 12 and record.answer
+            # The bank beside the shards has every (subset, language, index) of the
+            # instruction-bank sweep (k up to 10).
+            assert len(bank[record.subset_name][record.instruction_language]) == 10
     # Scaled counts: at least the floor, never above the release's count.
     assert written["BVADecisions-bva_decisions_qa-train-0.jsonl.xz"] == 2
     assert written["BrCAD5-brcad5_topic-train-0.jsonl.xz"] == 18
@@ -267,6 +271,40 @@ def test_catalog_shards_are_deterministic_per_subset(tmp_path):
     assert alone == other_seed == {bulgarian: 3}
     with pytest.raises(RegistryError, match="bulgarain"):
         write_catalog_shards(tmp_path / "e", subsets=["bulgarain"])
+
+
+def test_tasks_over_catalog_shards_draw_instructions_from_the_bank_beside_them(
+    tmp_path, fresh_catalog_tasks
+):
+    # The instruction-bank sweep on synthetic shards stopped on "instruction bank has
+    # no paraphrase for (subset, language, index)": only the sample bank existed.
+    import gin
+    import seqio
+
+    from flawn import paths
+    from flawn.samples.catalog_shards import write_catalog_shards
+    from flawn.sources.lawinstruct import BANK_FILE_NAME
+    from flawn.tasks.lawinstruct_catalog import register_catalog_tasks
+    from flawn.vocab import load_vocabulary
+
+    names = ["answer", "EdgarNER.MainSubset", "bulgarian"]
+    write_catalog_shards(tmp_path, subsets=names, max_words=8, min_examples=12)
+    bank = json.loads((tmp_path / BANK_FILE_NAME).read_text(encoding="utf-8"))
+    tasks = register_catalog_tasks(
+        tmp_path, load_vocabulary(str(paths.SAMPLE_VOCAB)), names, policy="error"
+    )
+    gin.clear_config()
+    gin.parse_config("format_lawinstruct.bank_size = 10")
+    try:
+        for name in tasks:
+            task = seqio.get_mixture_or_task(name)
+            seen = set()
+            for example in task.get_dataset(None, shuffle=False).as_numpy_iterator():
+                subset = example["subset_name"].decode()
+                seen.add(example["inputs_pretokenized"].decode().split("\n\n", 1)[0])
+            assert seen and seen <= set(bank[subset]["en"]), name
+    finally:
+        gin.clear_config()
 
 
 def test_synthetic_lengths_and_languages_follow_the_catalog(catalog):

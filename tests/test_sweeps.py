@@ -167,6 +167,95 @@ def test_run_id_changes_when_a_data_file_changes(tmp_path):
     assert before.run_id != after.run_id
 
 
+def test_a_same_length_edit_with_the_mtime_put_back_is_a_new_digest(tmp_path, monkeypatch):
+    # The digest cache was keyed by path, size and mtime: such an edit reused the old digest.
+    import os
+
+    from flawn.runs import fingerprint
+
+    monkeypatch.setenv("FLAWN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"targets": "Yes"}\n')
+    before = file_digest(path)
+    stat = os.stat(path)
+    path.write_text('{"targets": "No!"}\n')  # same length
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    assert file_digest(path) != before
+    # --verify-data hashes again even where the cache looks valid, and repairs it.
+    after = file_digest(path)
+    cache = tmp_path / "cache" / "file_digests.json"
+    cache.write_text(json.dumps({k: before for k in json.loads(cache.read_text())}))
+    fingerprint._MEMO.clear()
+    assert file_digest(path) == before  # a cache entry is trusted...
+    fingerprint.verify_data()
+    try:
+        assert file_digest(path) == after  # ...unless verifying
+    finally:
+        fingerprint.verify_data(False)
+    assert file_digest(path) == after
+
+
+def test_equivalent_rates_are_the_same_run_and_the_spec_keeps_them_as_declared():
+    from flawn.runs import RunSpec
+
+    def register(weights):
+        if "test_rates.equivalent" in seqio.MixtureRegistry.names():
+            seqio.MixtureRegistry.remove("test_rates.equivalent")
+        _SPECS.pop("test_rates.equivalent", None)
+        register_mixture(
+            "test_rates.equivalent",
+            [
+                ("demo.general_only", FixedWeight(weights[0])),
+                ("demo.legal", FixedWeight(weights[1])),
+            ],
+        )
+
+    sweep = _sweep(mixtures=["test_rates.equivalent"], baseline_mixture="test_rates.equivalent")
+    point = _point("test_rates.equivalent")
+    register((1.0, 1.0))
+    ones = resolve_run(sweep, point)
+    register((0.5, 0.5))
+    halves = resolve_run(sweep, point)
+    register((0.5, 0.25))
+    other = resolve_run(sweep, point)
+    assert ones.run_id == halves.run_id != other.run_id
+    declared = halves.data["test_rates.equivalent"]["declared"]["test_rates.equivalent"]
+    assert [rate for _, rate in declared] == ["fixed weight 0.5", "fixed weight 0.5"]
+    assert ones.data != halves.data  # only the id normalises
+    # Ids made when rates entered as declared differ, and their spec.json still loads.
+    assert ones.declared_rates_run_id() != halves.declared_rates_run_id()
+    old = {**halves.to_json(), "run_id": halves.declared_rates_run_id()}
+    assert RunSpec.from_json(old).run_id == halves.run_id
+
+
+def test_run_id_changes_when_the_instruction_bank_beside_the_shards_changes(tmp_path):
+    import shutil
+
+    from flawn import paths
+    from flawn.sources.lawinstruct import BANK_FILE_NAME
+    from flawn.tasks.registry import register_lawinstruct_subset
+    from flawn.vocab import load_vocabulary
+
+    source = paths.SAMPLE_DATA_DIR / "lawinstruct"
+    for shard in source.glob("SwissRulings-swiss_rulings_outcome-train-*.jsonl.xz"):
+        shutil.copy(shard, tmp_path)
+    bank = json.loads((source / BANK_FILE_NAME).read_text(encoding="utf-8"))
+    (tmp_path / BANK_FILE_NAME).write_text(json.dumps(bank), encoding="utf-8")
+    task = register_lawinstruct_subset(
+        "test_bank.swiss",
+        tmp_path,
+        "swiss_rulings_outcome",
+        load_vocabulary(str(paths.SAMPLE_VOCAB)),
+    ).name
+    sweep = _sweep(mixtures=[task], baseline_mixture=task)
+    before = resolve_run(sweep, _point(task))
+    assert BANK_FILE_NAME in before.data[task]["tasks"][task]["files"]
+    bank["swiss_rulings_outcome"]["en"][1] = "Approval or dismissal?"
+    (tmp_path / BANK_FILE_NAME).write_text(json.dumps(bank), encoding="utf-8")
+    assert resolve_run(sweep, _point(task)).run_id != before.run_id
+
+
 def test_two_stage_regimes_chain_their_stages():
     sweep = _sweep(
         regimes=["two_stage"],

@@ -17,7 +17,7 @@ import traceback
 
 from flawn import __version__
 from flawn.cli import analysis, data, evaluate, infer, model, serve, sweep, train
-from flawn.errors import FlawnError
+from flawn.errors import FlawnError, from_pipeline_error
 
 _EPILOG = """\
 examples:
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``flawn`` console command."""
     from flawn.gin_utils import split_gin_flags
 
+    # The flawn process itself (console script, python -m), not a caller in Python.
+    command = argv is None
     argv = sys.argv[1:] if argv is None else argv
     gin_files, bindings, rest = split_gin_flags(argv)
     from flawn.gin_utils import policy_in_gin
@@ -93,22 +95,48 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, gin_files, bindings)
     except (FlawnError, FileNotFoundError) as err:
-        return _report(err, args.verbose)
-    except ValueError as err:
-        # seqio's "No Task or Mixture found": the same message, with the nearest names.
-        match = _UNKNOWN_PROVIDER.search(str(err))
-        if not match:
-            raise
+        return _end(_report(err, args.verbose), err, command)
+    except KeyboardInterrupt:
+        print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # reported here, see _unexpected
+        return _end(_unexpected(err, args.verbose), err, command)
+
+
+def _end(code: int, err: BaseException, command: bool) -> int:
+    """``code``; the ``flawn`` process itself leaves at once after a ``tf.data`` error.
+
+    See :func:`flawn.runtime.exit_after_pipeline_error`; a caller of
+    :func:`main` in Python gets the code back as usual.
+    """
+    if command:
+        from flawn.runtime import exit_after_pipeline_error
+
+        exit_after_pipeline_error(code, err)
+    return code
+
+
+def _unexpected(err: Exception, verbose: bool) -> int:
+    """Reports an error no command handled, without letting it escape ``main``.
+
+    An exception that escapes is printed by the interpreter, which keeps its
+    traceback through shutdown; that hangs when the traceback holds a running
+    ``tf.data`` iterator (see :func:`flawn.runtime.exit_after_pipeline_error`).
+    """
+    converted = from_pipeline_error(err)
+    if converted is not None:
+        return _report(converted, verbose, cause=err)
+    # seqio's "No Task or Mixture found": the same message, with the nearest names.
+    match = _UNKNOWN_PROVIDER.search(str(err)) if isinstance(err, ValueError) else None
+    if match:
         from flawn.mixtures.validation import check_mixture_name
 
         try:
             check_mixture_name(match.group(1))
         except FlawnError as named:
-            return _report(named, args.verbose, cause=err)
-        raise
-    except KeyboardInterrupt:
-        print("flawn: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
+            return _report(named, verbose, cause=err)
+    traceback.print_exception(err)
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ DEMO_EXPERIMENT = "experiments/demo.gin"
 def _plan(args: argparse.Namespace, gin_files: list[str], bindings: list[str], strict=True):
     if gin_files:
         raise FlawnError("flawn sweep takes the experiment file as its argument, not --gin_file")
+    if getattr(args, "verify_data", False):
+        from flawn.runs.fingerprint import verify_data
+
+        verify_data()
     import_heavy_stack()
     from flawn.sweeps.planning import plan_sweep
 
@@ -155,6 +159,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", help="experiment gin file, e.g. experiments/demo.gin")
     parser.add_argument(
         "--output-dir", default="runs", help="root of sweep folders (default: runs)"
+    )
+    parser.add_argument(
+        "--verify-data",
+        action="store_true",
+        help="hash every data file again for the run ids instead of trusting the digest cache",
     )
 
 

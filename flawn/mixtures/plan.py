@@ -152,11 +152,18 @@ def measure_examples_per_row(
         batch = next(stream, None)
         if batch is None:
             from flawn.errors import FlawnError
+            from flawn.sources.policy import bad_record_policy
 
+            policy = bad_record_policy()
+            why = (
+                "under the 'skip' bad-record policy every record was skipped; fix or remove "
+                "the files, whose counts bad_records.json and the warnings name"
+                if policy == "skip"
+                else f"the bad-record policy is {policy!r}, so no record was skipped: "
+                "its sources hold none"
+            )
             raise FlawnError(
-                f"{name} yields no training examples: its sources have no usable records "
-                "(under the 'skip' bad-record policy every record was skipped; fix or remove "
-                "the files, whose counts the error or bad_records.json names)"
+                f"{name} yields no training examples: its sources have no usable records ({why})"
             )
         segments += int(batch["decoder_segment_ids"].max(axis=1).sum())
         rows += batch["decoder_segment_ids"].shape[0]

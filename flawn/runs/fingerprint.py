@@ -4,25 +4,41 @@ A mixture's fingerprint holds its resolved rate per task, each task's example
 count, its source, and a digest of every data file it reads. Editing
 ``mixtures/*.py`` (a rate, a task list) or a data file therefore changes the
 run id. File digests are content hashes (BLAKE2b), so a fresh clone gets the
-same ids as the checkout it came from; they are cached by path, size and
-modification time (``FLAWN_CACHE_DIR``, default ``~/.cache/flawn``) so that a
-large release is read once, not on every plan.
+same ids as the checkout it came from; they are cached by path, inode, size,
+modification and status-change time (``FLAWN_CACHE_DIR``, default
+``~/.cache/flawn``) so that a large release is read once, not on every plan.
+The status-change time (``ctime``) is what makes the cache safe: an edit that
+keeps the length and puts the modification time back still changes it, as
+the system sets it on every write and ``utime`` call. :func:`verify_data`
+rehashes every file regardless (``flawn sweep ... --verify-data``).
+
+A run's identity uses :func:`data_identity` of each fingerprint: rates as
+shares of their sum, since seqio samples by the shares (weights 1.0/1.0 and
+0.5/0.5 train the same thing).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _CHUNK = 1 << 20
 _LOCK = threading.Lock()
 _MEMO: dict[str, str] = {}
+#: Set by :func:`verify_data`: hash every file again instead of trusting the cache.
+_VERIFY = False
+#: Significant digits of the rate shares in a run's identity (float noise is not a new run).
+_SHARE_DIGITS = 12
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> pathlib.Path:
@@ -54,26 +70,49 @@ def _save_cache(entries: dict[str, str]) -> None:
         pass  # a read-only home only costs re-hashing next time
 
 
+def verify_data(enabled: bool = True) -> None:
+    """Makes :func:`file_digest` hash every file again (once per process), ignoring the cache.
+
+    A digest that differs from its cached one is logged as a warning and
+    replaces it.
+    """
+    global _VERIFY
+    with _LOCK:
+        _VERIFY = enabled
+        _MEMO.clear()
+
+
+def _stat_key(path: str) -> str:
+    stat = os.stat(path)
+    return f"{path}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+
+
 def file_digest(path: str | os.PathLike) -> str:
-    """The BLAKE2b-128 hex digest of a file's bytes (cached by path, size and mtime).
+    """The BLAKE2b-128 hex digest of a file's bytes.
+
+    Cached by path, inode, size, mtime and ctime (see the module docstring),
+    unless :func:`verify_data` is on.
 
     Raises:
         FileNotFoundError: If the file does not exist (naming it).
     """
     resolved = os.path.abspath(os.fspath(path))
-    stat = os.stat(resolved)
-    key = f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = _stat_key(resolved)
     with _LOCK:
         if key in _MEMO:
             return _MEMO[key]
     cached = _load_cache().get(key)
-    if cached is None:
+    if cached is None or _VERIFY:
         digest = hashlib.blake2b(digest_size=16)
         with open(resolved, "rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
-        cached = digest.hexdigest()
-        _save_cache({key: cached})
+        fresh = digest.hexdigest()
+        if cached is not None and cached != fresh:
+            log.warning("%s changed without its size or times changing; rehashed", resolved)
+        if fresh != cached:
+            _save_cache({key: fresh})
+        cached = fresh
     with _LOCK:
         _MEMO[key] = cached
     return cached
@@ -110,6 +149,11 @@ def _task_files(task) -> list[str]:
         except Exception:  # (sources of other libraries: no files known)
             return []
         files.extend(s for s in shards if isinstance(s, str) and os.path.isfile(s))
+    for step in getattr(task, "preprocessors", ()):
+        # The instruction bank beside LawInstruct shards (format_lawinstruct's folder_bank).
+        bank = step.keywords.get("folder_bank") if isinstance(step, functools.partial) else None
+        if isinstance(bank, str) and os.path.isfile(bank):
+            files.append(bank)
     return sorted(set(files))
 
 
@@ -172,3 +216,24 @@ def mixture_fingerprint(name: str) -> dict[str, Any]:
         "declared": dict(sorted(declared.items())),
         "tasks": {t.name: task_fingerprint(t) for t in tasks},
     }
+
+
+def data_identity(fingerprint: Any) -> Any:
+    """What of a :func:`mixture_fingerprint` decides what is trained (for run ids).
+
+    Rates become shares of their sum, rounded to 12 significant digits:
+    seqio samples by the shares, so weights 1.0/1.0 and 0.5/0.5 are the same
+    run. The declared rates are left out: they are how the shares were
+    written, and their resolved values are the rates.
+    """
+    if not isinstance(fingerprint, Mapping):
+        return fingerprint
+    out = {k: v for k, v in fingerprint.items() if k != "declared"}
+    rates = fingerprint.get("rates")
+    if isinstance(rates, Mapping):
+        total = sum(rates.values())
+        if total > 0:
+            out["rates"] = {
+                task: float(f"{rate / total:.{_SHARE_DIGITS}g}") for task, rate in rates.items()
+            }
+    return out

@@ -20,6 +20,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flawn.runs.fingerprint import data_identity
+
 #: Ways a stage can start.
 INIT_SCRATCH = "scratch"
 INIT_PREVIOUS = "previous"
@@ -115,10 +117,15 @@ class RunSpec:
             )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes what is trained (the hashed payload; not the backend)."""
+        """Everything that changes what is trained (the hashed payload; not the backend).
+
+        The data enters as :func:`flawn.runs.fingerprint.data_identity`:
+        equivalent rates (1.0/1.0 and 0.5/0.5) give the same id, while
+        :attr:`data` keeps the rates as declared.
+        """
         return {
             "stages": [dataclasses.asdict(s) for s in self.stages],
-            "data": self.data,
+            "data": {name: data_identity(value) for name, value in self.data.items()},
             "model": self.model,
         }
 
@@ -127,13 +134,22 @@ class RunSpec:
         """First 12 hex digits of the SHA-256 of :meth:`identity`."""
         return content_hash(self.identity())
 
+    def _declared_identity(self) -> dict[str, Any]:
+        # The payload before rates entered as shares: the data as declared.
+        return {**self.identity(), "data": self.data}
+
     def legacy_run_id(self, backend: str | None = None) -> str:
         """The id this run had on ``backend`` (default its own) when the id included the backend.
 
         Sweep folders made before then name their runs so; ``spec.json`` files
         stay readable and ``flawn sweep status`` points from those ids to the current ones.
+        Those ids hashed the rates as declared.
         """
-        return content_hash({**self.identity(), "backend": backend or self.backend})
+        return content_hash({**self._declared_identity(), "backend": backend or self.backend})
+
+    def declared_rates_run_id(self) -> str:
+        """The id this run had when ids hashed the rates as declared, not as shares."""
+        return content_hash(self._declared_identity())
 
     @property
     def final_stage(self) -> Stage:
@@ -154,7 +170,8 @@ class RunSpec:
                 "stages": tuple(Stage(**s) for s in value["stages"]),
             }
         )
-        if "run_id" in value and value["run_id"] not in (spec.run_id, spec.legacy_run_id()):
+        earlier = (spec.run_id, spec.declared_rates_run_id(), spec.legacy_run_id())
+        if "run_id" in value and value["run_id"] not in earlier:
             raise ValueError(
                 f"spec.json of run {value['run_id']} hashes to {spec.run_id}: the file was edited "
                 "by hand; re-plan the sweep instead"

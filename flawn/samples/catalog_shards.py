@@ -33,7 +33,8 @@ import random
 from collections.abc import Collection, Iterator
 
 from flawn.catalog import Catalog, Subset, load_catalog
-from flawn.sources.lawinstruct import LawInstructRecord, shard_name, write_shard
+from flawn.samples.catalog_banks import catalog_instruction_bank
+from flawn.sources.lawinstruct import BANK_FILE_NAME, LawInstructRecord, shard_name, write_shard
 
 #: Written into every record's ``source`` field.
 CATALOG_SHARD_SOURCE = "synthetic catalog shard written by flawn.samples.catalog_shards"
@@ -196,7 +197,10 @@ def write_catalog_shards(
     """Writes synthetic release-format shards for catalog subsets.
 
     Also writes ``catalog_shards.json`` (:data:`MANIFEST_NAME`): the arguments
-    and the record count of every shard.
+    and the record count of every shard; and the instruction bank of the
+    written subsets (:data:`~flawn.sources.lawinstruct.BANK_FILE_NAME`, see
+    :mod:`flawn.samples.catalog_banks`), which tasks registered from the
+    folder use for ``format_lawinstruct.bank_size``.
 
     Args:
         out_dir: Destination folder (created if needed).
@@ -234,6 +238,10 @@ def write_catalog_shards(
         for index, start in enumerate(range(0, len(records), shard_size)):
             name = shard_name(subset.dataset_name, subset.subset_name, "train", index)
             written[name] = write_shard(out / name, records[start : start + shard_size])
+    bank = catalog_instruction_bank(chosen, _INSTRUCTIONS, _DEFAULT_INSTRUCTION)
+    (out / BANK_FILE_NAME).write_text(
+        json.dumps(bank, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     manifest = {
         "scale": scale,
         "min_examples": min_examples,

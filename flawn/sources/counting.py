@@ -9,8 +9,9 @@ and line, under ``skip`` the count is of usable records and the skipped ones
 are counted by reason. The counts of every file (``read = kept + skipped``)
 are kept for the run folder (``bad_records.json``, see
 :func:`file_counts`), and cached in ``$FLAWN_CACHE_DIR/record_counts.json``
-(default ``~/.cache/flawn``), keyed by the file's path, size and modification
-time, the reader and the policy, so the release's 12M records are parsed once.
+(default ``~/.cache/flawn``), keyed by the file's path, inode, size,
+modification and status-change times, the reader and the policy, so the
+release's 12M records are parsed once.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def cache_dir() -> pathlib.Path:
 
 def _key(path: str, reader: str, policy: str) -> str:
     stat = os.stat(path)
-    return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{reader}|{policy}"
+    # ctime too: an edit that keeps the size and restores the mtime still changes it.
+    return (
+        f"{os.path.abspath(path)}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|"
+        f"{stat.st_ctime_ns}|{reader}|{policy}"
+    )
 
 
 def _load_cache() -> dict:

@@ -13,6 +13,7 @@ import io
 import json
 import lzma
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
@@ -51,21 +52,37 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     Returns:
         A text stream.
     """
+    return io.TextIOWrapper(open_bytes(path), encoding="utf-8")
+
+
+def open_bytes(path: str | os.PathLike) -> IO[bytes]:
+    """Opens a possibly compressed file for reading its (decompressed) bytes."""
     path = os.fspath(path)
     for suffix, opener in _OPENERS.items():
         if path.endswith(suffix):
-            return io.TextIOWrapper(opener(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
+def _bad_encoding(path: str, line_no: int, err: UnicodeDecodeError, offset: int) -> RecordError:
+    return RecordError(
+        path,
+        line_no,
+        "bad_encoding",
+        f"not UTF-8: byte {err.object[err.start]:#04x} at character {offset + 1} of the line "
+        "(re-save the file as UTF-8)",
+    )
 
 
 def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict | RecordError]]:
     """Yields ``(line_number, object)`` for every non-blank line of a JSONL file.
 
-    A line that is not a JSON object is yielded as a :class:`RecordError`
-    instead of raising, so callers can apply their own bad-input policy. A
-    compressed file that is truncated or corrupt raises a :class:`RecordError`
-    naming the file and the last line read, because nothing after that point
-    can be recovered.
+    A line that is not a JSON object, or not UTF-8, is yielded as a
+    :class:`RecordError` instead of raising, so callers can apply their own
+    bad-input policy. Lines are decoded one at a time, so an error names the
+    line that holds the bad byte. A compressed file that is truncated or
+    corrupt raises a :class:`RecordError` naming the file and the last line
+    read, because nothing after that point can be recovered.
 
     Args:
         path: A ``.jsonl`` file, optionally compressed.
@@ -80,8 +97,14 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict | Recor
     path = os.fspath(path)
     line_no = 0
     try:
-        with open_text(path) as stream:
-            for line_no, line in enumerate(stream, start=1):
+        with open_bytes(path) as stream:
+            for line_no, raw in enumerate(stream, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    offset = len(raw[: err.start].decode("utf-8", errors="replace"))
+                    yield line_no, _bad_encoding(path, line_no, err, offset)
+                    continue
                 if not line.strip():
                     continue
                 try:
@@ -90,8 +113,6 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict | Recor
                     yield line_no, RecordError(path, line_no, "bad_json", str(err))
                     continue
                 yield line_no, _as_object(path, line_no, obj)
-    except UnicodeDecodeError as err:
-        raise RecordError(path, line_no + 1, "bad_encoding", f"not UTF-8: {err}") from err
     except _TRUNCATION_ERRORS as err:
         if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
@@ -104,20 +125,27 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict | Recor
         ) from err
 
 
+#: A byte that is not UTF-8, as decoded with ``surrogateescape``.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
 def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, dict | RecordError]]:
     """Like :func:`iter_json_lines`, but also reads a file holding one JSON array.
 
     Alpaca- and ShareGPT-style data ship either as JSON Lines or as a single
     array of objects; the format is detected from the first character. For an
-    array, each element's line number is the line where it starts.
+    array, each element's line number is the line where it starts, and an
+    element holding bytes that are not UTF-8 is an error on the line of the
+    first such byte.
     """
     path = os.fspath(path)
     try:
-        with open_text(path) as stream:
-            head = stream.read(4096).lstrip()
+        with open_bytes(path) as stream:
+            # Only the first character matters; a bad byte here is reported per line below.
+            head = stream.read(4096).decode("utf-8", errors="replace").lstrip()
         if head.startswith("["):
-            with open_text(path) as stream:
-                text = stream.read()
+            with open_bytes(path) as stream:
+                text = stream.read().decode("utf-8", errors="surrogateescape")
     except _TRUNCATION_ERRORS as err:
         if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
@@ -127,8 +155,6 @@ def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, dict | Rec
             f"the compressed stream ends early or is corrupt ({err}); "
             "re-download or re-export this file",
         ) from err  # fmt: skip
-    except UnicodeDecodeError as err:
-        raise RecordError(path, 1, "bad_encoding", f"not UTF-8: {err}") from err
     if not head.startswith("["):
         yield from iter_json_lines(path)
         return
@@ -143,17 +169,37 @@ def iter_json_records(path: str | os.PathLike) -> Iterator[tuple[int, dict | Rec
             return
         if text[position] == "]":
             return
+        start = position
         try:
             obj, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as err:
             # Nothing after a broken element can be located reliably: report and stop.
             yield line_no, RecordError(path, line_no, "bad_json", str(err))
             return
+        bad = _UNDECODED.search(text, start, position)
+        if bad:
+            bad_line = text.count("\n", 0, bad.start()) + 1
+            line_start = text.rfind("\n", 0, bad.start()) + 1
+            byte = ord(bad.group()) - 0xDC00
+            yield (
+                bad_line,
+                RecordError(
+                    path,
+                    bad_line,
+                    "bad_encoding",
+                    f"not UTF-8: byte {byte:#04x} at character {bad.start() - line_start + 1} of "
+                    "the line (re-save the file as UTF-8)",
+                ),
+            )
+            continue
         yield line_no, _as_object(path, line_no, obj)
 
 
 #: Errors that end a file early: its unreadable rest counts as one skipped record.
 FILE_TAIL_REASONS = ("truncated_file", "unreadable_file")
+
+#: An empty file (no non-blank line): an error, or under ``skip`` one skipped record.
+EMPTY_FILE_REASON = "empty_file"
 
 
 def apply_policy(
@@ -184,7 +230,7 @@ def apply_policy(
 
     Raises:
         RecordError: Under ``error``, naming the file and line of the first
-            malformed record (or the unreadable file).
+            malformed record (or the unreadable or empty file).
     """
     policy = bad_record_policy() if policy is None else policy
     if policy not in POLICIES:
@@ -212,6 +258,16 @@ def apply_policy(
         log_skip(path, err.line, err.reason, err.detail, 0)
         counts.read += 1
         counts.skipped[err.reason] += 1
+    if counts.read == 0:
+        # Nothing at all to read is bad input too, not "every record skipped".
+        empty = RecordError(
+            path, 0, EMPTY_FILE_REASON, "the file is empty (no records); remove it or fill it"
+        )
+        if policy == "error":
+            raise empty
+        log_skip(path, 0, empty.reason, empty.detail, 0)
+        counts.read += 1
+        counts.skipped[empty.reason] += 1
     counts.passes = 1
     LEDGER.record(path, counts)
     if stats is not None:

@@ -34,6 +34,11 @@ FIELDS: tuple[str, ...] = (
     "answer",
 )
 
+#: A shard folder may hold an instruction bank under this name
+#: (``{subset: {language: [paraphrase, ...]}}``); tasks registered from the
+#: folder draw their paraphrases from it (see ``format_lawinstruct``).
+BANK_FILE_NAME = "instruction_banks.json"
+
 #: Fields that must hold non-empty text for a record to be usable for training.
 #: ``prompt`` may be empty: some LawInstruct tasks put everything in the instruction.
 REQUIRED_NONEMPTY: tuple[str, ...] = ("dataset_name", "subset_name", "instruction", "answer")

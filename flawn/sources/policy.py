@@ -10,6 +10,8 @@ Two policies:
 In both modes every file's counts reconcile: ``read == kept + skipped``. A
 truncated compressed file counts its unreadable tail as one skipped record
 with reason ``truncated_file``, since the number of lost lines is unknowable.
+An empty file is bad input as well: ``error`` stops naming it, ``skip``
+counts it as one skipped record with reason ``empty_file``.
 Counts accumulate in a process-wide :data:`LEDGER` so a training run can
 report them next to its checkpoints.
 """

@@ -279,8 +279,9 @@ def status_rows(plan: SweepPlan) -> list[dict]:
 def orphan_rows(plan: SweepPlan) -> list[dict]:
     """Runs in the sweep folder that the experiment no longer has (kept, never rerun).
 
-    A run whose id was made when ids included the backend is named with the
-    planned run it is the same training as.
+    A run whose id was made when ids included the backend, or hashed the
+    rates as declared rather than as shares, is named with the planned run it
+    is the same training as.
     """
     from flawn.runs.backend import backend_names
 
@@ -290,12 +291,17 @@ def orphan_rows(plan: SweepPlan) -> list[dict]:
         for r in plan.runs
         for backend in backend_names()
     }
+    declared = {r.spec.declared_rates_run_id(): r.spec.run_id for r in plan.runs}
     out = []
     for run_id, entry in Manifest(plan.sweep_dir).runs().items():
         if run_id not in planned:
             row = {"run id": run_id, "run": entry.get("name", ""), "status": entry.get("status")}
             if run_id in legacy:
                 row["note"] = f"now {legacy[run_id]}: its id was made when ids included the backend"
+            elif run_id in declared:
+                row["note"] = (
+                    f"now {declared[run_id]}: its id was made when ids hashed rates as declared"
+                )
             out.append(row)
     return out
 

@@ -194,7 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_one(RunDir(args.run_dir), evals, args.backend, force_eval=args.force_eval)
     except KeyboardInterrupt:
         return 130
-    except Exception:  # (recorded in run.json and the log already)
+    except Exception as err:  # (recorded in run.json and the log already)
+        if argv is None:  # the worker process itself: never hang tearing a pipeline down
+            from flawn.runtime import exit_after_pipeline_error
+
+            exit_after_pipeline_error(1, err)
         return 1
     return 0
 

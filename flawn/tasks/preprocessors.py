@@ -9,6 +9,7 @@ import gin
 import tensorflow as tf
 
 from flawn.errors import ConfigError
+from flawn.sources.lawinstruct import BANK_FILE_NAME
 from flawn.tasks.features import METADATA_KEYS
 
 #: How the instruction and the prompt are joined into the model input.
@@ -62,13 +63,14 @@ def _bank_table(bank: dict[str, dict[str, list[str]]], bank_size: int, path: str
     )
 
 
-@gin.configurable(denylist=["dataset"])
+@gin.configurable(denylist=["dataset", "folder_bank"])
 def format_lawinstruct(
     dataset: tf.data.Dataset,
     joiner: str = DEFAULT_JOINER,
     bank_size: int = 0,
     instruction_bank: str | None = None,
     instruction_language: str | None = None,
+    folder_bank: str | None = None,
 ) -> tf.data.Dataset:
     r"""Builds ``inputs`` = instruction + joiner + prompt and ``targets`` = answer.
 
@@ -86,9 +88,11 @@ def format_lawinstruct(
             ``k = 1`` is the canonical instruction. The LawInstruct ablation
             uses k in {1, 2, 5, 10}.
         instruction_bank: JSON bank file (see :func:`load_instruction_bank`);
-            ``None`` means the bundled sample bank.
+            ``None`` means ``folder_bank``, else the bundled sample bank.
         instruction_language: Language of the paraphrases (e.g. ``de``);
             ``None`` keeps each record's instruction language.
+        folder_bank: The bank found beside the task's shards (set when the
+            task is registered, see :data:`flawn.sources.lawinstruct.BANK_FILE_NAME`).
 
     Returns:
         A dataset of ``inputs``, ``targets`` and the metadata features.
@@ -103,8 +107,10 @@ def format_lawinstruct(
     if bank_size:
         from flawn import paths  # deferred: avoids an import cycle at package import
 
-        path = instruction_bank or str(
-            paths.SAMPLE_DATA_DIR / "lawinstruct" / "instruction_banks.json"
+        path = (
+            instruction_bank
+            or folder_bank
+            or str(paths.SAMPLE_DATA_DIR / "lawinstruct" / BANK_FILE_NAME)
         )
         table = _bank_table(load_instruction_bank(path), bank_size, path)
 
@@ -122,9 +128,17 @@ def format_lawinstruct(
                 [features["subset_name"], language, tf.strings.as_string(index)], separator="\t"
             )
             instruction = table.lookup(key)
+            shown = tf.strings.join(
+                [features["subset_name"], language, tf.strings.as_string(index)], separator="/"
+            )
             check = tf.debugging.Assert(
                 tf.strings.length(instruction) > 0,
-                ["instruction bank has no paraphrase for (subset, language, index):", key],
+                [
+                    f"instruction bank {path} has no paraphrase for subset/language/index",
+                    shown,
+                    "(add it to the bank, or bind format_lawinstruct.instruction_bank to a "
+                    "bank that covers the data)",
+                ],
             )
             with tf.control_dependencies([check]):
                 instruction = tf.identity(instruction)

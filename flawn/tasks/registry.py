@@ -14,7 +14,7 @@ from flawn.errors import ConfigError
 from flawn.sources.alpaca import PLAIN_TEMPLATE, PromptTemplate, read_alpaca
 from flawn.sources.counting import usable_examples
 from flawn.sources.flan import read_flan
-from flawn.sources.lawinstruct import METADATA_FIELDS, find_shards, read_shard
+from flawn.sources.lawinstruct import BANK_FILE_NAME, METADATA_FIELDS, find_shards, read_shard
 from flawn.sources.rawtext import read_text
 from flawn.sources.sharegpt import conversation_examples, read_sharegpt
 from flawn.tasks.features import GENERAL_METADATA, text_output_features
@@ -30,7 +30,7 @@ SAMPLE_GENERAL_TASK = "sample_flan.general"
 #: Prefix of the bundled MultiLegalPile-style pretraining tasks.
 SAMPLE_PRETRAINING_PREFIX = "sample_mlp."
 #: The bundled instruction banks (paraphrases per subset and language).
-SAMPLE_INSTRUCTION_BANKS = paths.SAMPLE_DATA_DIR / "lawinstruct" / "instruction_banks.json"
+SAMPLE_INSTRUCTION_BANKS = paths.SAMPLE_DATA_DIR / "lawinstruct" / BANK_FILE_NAME
 #: Prefix of the bundled per-submix Flan tasks, ``sample_flan.<submix>.<task>``.
 SAMPLE_FLAN_PREFIX = "sample_flan"
 
@@ -130,7 +130,10 @@ def register_lawinstruct_subset(
 
     Args:
         name: The task name.
-        shard_dir: Folder holding ``{Dataset}-{subset}-{split}-{i}.jsonl.xz`` files.
+        shard_dir: Folder holding ``{Dataset}-{subset}-{split}-{i}.jsonl.xz`` files,
+            and optionally the instruction bank of its subsets
+            (:data:`~flawn.sources.lawinstruct.BANK_FILE_NAME`), which then
+            serves ``format_lawinstruct.bank_size`` unless gin binds a bank.
         subset_name: The subset to read.
         vocabulary: Vocabulary of ``inputs`` and ``targets``.
         splits: Splits to register; each must have at least one shard.
@@ -161,9 +164,11 @@ def register_lawinstruct_subset(
             )
         split_to_files[split] = files
     source = LawInstructSource(split_to_files, num_input_examples=num_examples, policy=policy)
-    task = add_task(
-        name, source, [format_lawinstruct], vocabulary, shuffle_buffer_size=shuffle_buffer_size
-    )
+    formatter = format_lawinstruct
+    bank = os.path.join(os.fspath(shard_dir), BANK_FILE_NAME)
+    if os.path.isfile(bank):
+        formatter = functools.partial(format_lawinstruct, folder_bank=bank)
+    task = add_task(name, source, [formatter], vocabulary, shuffle_buffer_size=shuffle_buffer_size)
     if metadata is None:
         first = next(read_shard(split_to_files[splits[0]][0], policy="skip"), None)
         metadata = {field: getattr(first, field) for field in METADATA_FIELDS} if first else {}

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Mapping
 
 import numpy as np
 import seqio
 import tensorflow as tf
 
-from flawn.errors import FlawnError, RecordError
-
-_FLAWN_ERROR_IN_TF = re.compile(r"flawn\.errors\.(\w+): (.+)")
+from flawn.errors import from_pipeline_error
 
 
 def train_batches(
@@ -64,12 +61,12 @@ def train_batches(
 def reraise_data_errors(_op_error: type = tf.errors.OpError):
     """Turns a flawn error raised inside a ``tf.data`` pipeline back into itself.
 
-    A reader error inside ``tf.data`` arrives wrapped in a TensorFlow error
-    whose message holds the Python traceback; this recovers the one line that
-    matters (``file:line: reason: detail``) and raises it as a flawn error.
+    See :func:`flawn.errors.from_pipeline_error`: the one line that matters
+    (``file:line: reason: detail``, or a failed assertion) is raised as a flawn error.
 
     Raises:
         RecordError: For malformed input records (file and line in the message).
+        PipelineError: For a failed check of a preprocessor (its message).
         FlawnError: For other flawn errors raised inside the pipeline.
     """
     # ``_op_error`` is bound at definition time and only ``Exception`` is caught:
@@ -80,12 +77,7 @@ def reraise_data_errors(_op_error: type = tf.errors.OpError):
     except Exception as err:
         if not isinstance(err, _op_error):
             raise
-        match = _FLAWN_ERROR_IN_TF.search(err.message or "")
-        if not match:
+        converted = from_pipeline_error(err)
+        if converted is None:
             raise
-        kind, message = match.groups()
-        location = re.match(r"(.+?):(\d+): (\w+): (.*)", message)
-        if kind == "RecordError" and location:
-            path, line, reason, detail = location.groups()
-            raise RecordError(path, int(line), reason, detail) from None
-        raise FlawnError(message) from None
+        raise converted from None
