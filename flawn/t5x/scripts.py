@@ -122,6 +122,9 @@ def launch_sh(plan: RunPlan, env: dict[str, str]) -> str:
 #   FLAWN_T5X_DTYPE   activation dtype (default: bfloat16)
 #   SEQIO_CACHE_DIRS  comma-separated seqio caches written by `flawn data cache`
 #   T5X_EXTRA_FLAGS   more flags for t5x.train and t5x.infer (space-separated)
+#   FLAWN_NUM_PROCESSES, FLAWN_PROCESS_ID, FLAWN_COORDINATOR_ADDRESS
+#                     several training processes outside a TPU pod (CPU or GPU hosts; a TPU
+#                     pod's workers find each other): passed to t5x.train as --multiprocess_gpu
 set -euo pipefail
 
 T5X_HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
@@ -136,7 +139,7 @@ export FLAWN_T5X_DTYPE="${{FLAWN_T5X_DTYPE:-bfloat16}}"
 ACTIVATION_DTYPE="$FLAWN_T5X_DTYPE"
 SEQIO_CACHE_DIRS="${{SEQIO_CACHE_DIRS:-{",".join(cache_dirs)}}}"
 read -r -a EXTRA_FLAGS <<< "${{T5X_EXTRA_FLAGS:-}}"
-
+{_MULTIPROCESS_FLAGS}
 case "$PHASE" in
   all|train|infer|score) ;;
   *) echo "usage: $0 [all|train|infer|score]" >&2; exit 2 ;;
@@ -186,7 +189,7 @@ train_stage() {{
     --gin_file="$T5X_HERE/{layout.RUN_GIN}" \\
     --gin_file="$T5X_HERE/{layout.STAGES}/$name.gin" \\
     --gin_bindings="MODEL_DIR = '$model_dir'" \\
-    "$@" "${{COMMON[@]}}" "${{EXTRA_FLAGS[@]}}"
+    "$@" "${{COMMON[@]}}" "${{PROCESS_FLAGS[@]}}" "${{EXTRA_FLAGS[@]}}"
 }}
 
 # infer_eval KEY: greedy predictions of the final stage's last checkpoint on one evaluation.
@@ -220,6 +223,15 @@ fi
 if [[ "$PHASE" == all || "$PHASE" == score ]]; then
   # Tidy rows in <run>/eval/<eval_id>/, eval.json last (as flawn's own evaluator writes them).
   "$PY" -m flawn.t5x.score "$RUN_DIR" --predictions-root "$PREDICTIONS_ROOT"
+fi
+"""
+
+
+#: launch.sh: flawn's process variables (:mod:`flawn.train.processes`) as t5x.train's flags.
+_MULTIPROCESS_FLAGS = """PROCESS_FLAGS=()
+if [[ -n "${FLAWN_NUM_PROCESSES:-}" ]]; then
+  PROCESS_FLAGS=(--multiprocess_gpu --coordinator_address="$FLAWN_COORDINATOR_ADDRESS"
+    --process_count="$FLAWN_NUM_PROCESSES" --process_index="$FLAWN_PROCESS_ID")
 fi
 """
 
@@ -266,6 +278,11 @@ def pod_sh(plan: RunPlan, env: dict[str, str]) -> str:
 #   REMOTE_PYTHON        Python with T5X and flawn on the workers (default: python3)
 #   REMOTE_PROJECT_ROOT  flawn checkout on the workers (default: found from their flawn install)
 #   FLAWN_PYTHON         Python with flawn here, for scoring (default: python3)
+#   TRAINER              t5x (default), or flawn: flawn's own JAX trainer on every worker
+#                        (flawn train --run-dir, one process per host, data parallel), which
+#                        trains into REMOTE_DIR (it must be on a filesystem all workers mount:
+#                        each checkpoint is written by all of them) and needs no MODEL_DIR_ROOT;
+#                        evaluate its checkpoints with flawn eval run, not this script's infer
 set -euo pipefail
 
 T5X_HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
@@ -273,7 +290,8 @@ RUN_DIR="$(dirname "$T5X_HERE")"
 PHASE="${{1:-all}}"
 : "${{TPU_NAME:?set TPU_NAME to the TPU VM pod slice}}"
 : "${{ZONE:?set ZONE to the pod slice zone}}"
-: "${{MODEL_DIR_ROOT:?set MODEL_DIR_ROOT to a gs:// folder, e.g. gs://BUCKET/flawn/{plan.run_id}}}"
+TRAINER="${{TRAINER:-t5x}}"
+{_pod_trainer_check()}: "${{MODEL_DIR_ROOT:?set MODEL_DIR_ROOT to a gs:// folder, e.g. gs://BUCKET/flawn/{plan.run_id}}}"
 PREDICTIONS_ROOT="${{PREDICTIONS_ROOT:-$MODEL_DIR_ROOT/{layout.PREDICTIONS}}}"
 NUM_PARTITIONS="${{NUM_PARTITIONS:-{plan.num_partitions}}}"
 REMOTE_DIR="${{REMOTE_DIR:-flawn_runs/{plan.run_id}}}"
@@ -285,8 +303,9 @@ case "$PHASE" in
   *) echo "usage: $0 [all|setup|train|infer|score|fetch]" >&2; exit 2 ;;
 esac
 for root in "$MODEL_DIR_ROOT" "$PREDICTIONS_ROOT"; do
-  if [[ "$root" != gs://* ]]; then
-    echo "$root: pod workers share files through Cloud Storage; use a gs:// folder" >&2
+  if [[ "$root" != gs://* && "$root" != /* ]]; then
+    echo "$root: pod workers share files through Cloud Storage; use a gs:// folder" \\
+      "(or an absolute path every worker mounts)" >&2
     exit 2
   fi
 done
@@ -325,11 +344,12 @@ if [[ "$PHASE" == all || "$PHASE" == setup ]]; then
   on_all_workers "mkdir -p $(printf %q "$REMOTE_DIR/t5x")"
   "${{GCLOUD[@]}}" scp --recurse {files} \\
     "$TPU_NAME:$REMOTE_DIR/t5x/" "${{WHERE[@]}}" --worker=all
-{_pod_init_copy(has_init)}fi
+{_pod_init_copy(has_init)}{_POD_FLAWN_SETUP}fi
 
 if [[ "$PHASE" == all || "$PHASE" == train ]]; then
-  run_phase train
+{_POD_FLAWN_TRAIN}  run_phase train
 fi
+if [[ "$TRAINER" == flawn ]]; then exit 0; fi
 
 if [[ "$PHASE" == all || "$PHASE" == infer ]]; then
   run_phase infer
@@ -348,6 +368,39 @@ if [[ "$PHASE" == fetch ]]; then
   gcloud storage cp -r "$MODEL_DIR_ROOT/{final.name}/checkpoint_{final.end_step}" \\
     "$T5X_HERE/{layout.MODELS}/{final.name}/"
 fi
+"""
+
+
+# -- pod.sh with TRAINER=flawn: flawn's trainer on every worker (flawn.train.processes) ------
+def _pod_trainer_check() -> str:
+    """pod.sh: the TRAINER check; flawn's trainer writes into REMOTE_DIR, not MODEL_DIR_ROOT."""
+    return """case "$TRAINER" in
+  t5x) ;;
+  flawn)
+    if [[ "$PHASE" != all && "$PHASE" != setup && "$PHASE" != train ]]; then
+      echo "TRAINER=flawn trains only (phases all, setup, train); evaluate the checkpoints" \\
+        "in REMOTE_DIR with flawn eval run --run-dir" >&2
+      exit 2
+    fi
+    MODEL_DIR_ROOT="${MODEL_DIR_ROOT:-gs://unused}" ;;
+  *) echo "TRAINER=$TRAINER: use t5x or flawn" >&2; exit 2 ;;
+esac
+"""
+
+
+#: pod.sh setup with TRAINER=flawn: the run's spec, which flawn train --run-dir trains.
+_POD_FLAWN_SETUP = """  if [[ "$TRAINER" == flawn ]]; then
+    "${GCLOUD[@]}" scp "$RUN_DIR/spec.json" "$TPU_NAME:$REMOTE_DIR/" "${WHERE[@]}" --worker=all
+  fi
+"""
+
+#: pod.sh train with TRAINER=flawn: one process per worker; JAX finds the others on a TPU pod
+#: (FLAWN_MULTIPROCESS=auto), FLAWN_NUM_PROCESSES & co. in a worker's environment win.
+_POD_FLAWN_TRAIN = """  if [[ "$TRAINER" == flawn ]]; then
+    on_all_workers "cd $(printf %q "$REMOTE_DIR") && env $(remote_env) FLAWN_MULTIPROCESS=auto \\
+$(printf %q "$REMOTE_PYTHON") -m flawn.cli train --run-dir ."
+    exit 0
+  fi
 """
 
 

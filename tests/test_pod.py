@@ -1,0 +1,200 @@
+"""A TPU pod slice simulated on this host: pod.sh's commands run by a fake ``gcloud``.
+
+The fake ``gcloud`` (written here, first on ``PATH``) runs what pod.sh asks of
+``--worker=all`` as two local JAX processes on CPU, one per simulated worker,
+joined through a coordinator on localhost (``FLAWN_NUM_PROCESSES``,
+``FLAWN_PROCESS_ID``, ``FLAWN_COORDINATOR_ADDRESS``, as
+:mod:`flawn.train.processes` reads them). The workers share one home folder,
+as pod workers that mount one filesystem do. Two processes must train the
+run to the loss one process reaches: with flawn's trainer always, with T5X
+when an interpreter that imports it is found (skipped otherwise, saying so).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import flawn.tasks  # noqa: F401  (registers the demo mixtures the run trains on)
+from flawn.runs import EvalSpec, RunDir
+
+# What the fake gcloud understands (all pod.sh uses):
+#   gcloud compute tpus tpu-vm ssh NAME --zone Z [--project P] --worker=all --command CMD
+#   gcloud compute tpus tpu-vm scp [--recurse] SRC... NAME:DEST --zone Z [...] --worker=all
+FAKE_GCLOUD = textwrap.dedent("""\
+    #!{python}
+    import os, shutil, socket, subprocess, sys, time
+
+    WORKERS = 2
+    HOME = os.environ["FAKE_POD_HOME"]
+    args = sys.argv[1:]
+    assert args[:3] == ["compute", "tpus", "tpu-vm"], args
+    verb, rest = args[3], args[4:]
+    assert "--worker=all" in rest, rest
+    with open(os.path.join(HOME, "gcloud.log"), "a") as log:
+        log.write(" ".join(args) + "\\n")
+
+    def value(flag):
+        return rest[rest.index(flag) + 1]
+
+    if verb == "scp":  # one shared home: copying once reaches every worker
+        positional = [a for i, a in enumerate(rest) if not a.startswith("--")
+                      and rest[i - 1] not in ("--zone", "--project")]
+        *sources, target = positional
+        dest = os.path.join(HOME, target.split(":", 1)[1])
+        for source in sources:
+            to = os.path.join(dest, os.path.basename(source.rstrip("/")))
+            if os.path.isdir(source):
+                shutil.copytree(source, to, dirs_exist_ok=True)
+            else:
+                shutil.copy(source, to)
+        sys.exit(0)
+
+    assert verb == "ssh", verb
+    command = value("--command")
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    workers = []
+    for index in range(WORKERS):
+        env = dict(os.environ, HOME=HOME, JAX_PLATFORMS="cpu",
+                   XLA_FLAGS="--xla_force_host_platform_device_count=1",
+                   FLAWN_NUM_PROCESSES=str(WORKERS), FLAWN_PROCESS_ID=str(index),
+                   FLAWN_COORDINATOR_ADDRESS=f"localhost:{{port}}")
+        out = open(os.path.join(HOME, f"worker-{{index}}.log"), "a")
+        workers.append((subprocess.Popen(["bash", "-c", command], cwd=HOME, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT), out))
+    codes = [None] * WORKERS
+    while None in codes:
+        time.sleep(0.5)
+        codes = [w.poll() for w, _ in workers]
+        if any(c not in (None, 0) for c in codes):  # a failed worker leaves the rest waiting
+            for w, _ in workers:
+                if w.poll() is None:
+                    w.kill()
+            codes = [w.wait() for w, _ in workers]
+    for index, (_, out) in enumerate(workers):
+        out.close()
+        with open(os.path.join(HOME, f"worker-{{index}}.log")) as f:
+            sys.stdout.write("".join(f"[worker {{index}}] {{line}}" for line in f))
+    sys.exit(max(codes))
+""")
+
+STEPS = 2
+
+
+def _tiny_run(root):
+    """A two-step tiny run, prepared for the t5x backend as flawn sweep launch does."""
+    from flawn.sweeps.spec import expand, load_sweep, resolve_run
+    from flawn.t5x.backend import T5XBackend
+
+    macros = {"TASK_FEATURE_LENGTHS": {"inputs": 64, "targets": 16}, "TRAIN_STEPS": STEPS}
+    bindings = [
+        "TrainConfig.use_wandb = False",
+        "TrainConfig.report_data = False",
+        "TrainConfig.log_every = 1",
+        "TrainConfig.prefetch_batches = 0",
+    ]
+    sweep = load_sweep(
+        "experiments/demo.gin",
+        [
+            f"Sweep.macros = {dict(macros, BATCH_SIZE=4)!r}",
+            "Sweep.mixtures = ['demo.general_plus_legal']",
+            "Sweep.baseline_mixture = 'demo.general_plus_legal'",
+            "Sweep.sizes = ['tiny']",
+            "Sweep.regimes = ['finetune']",
+            f"Sweep.bindings = {bindings!r}",
+        ],
+    )
+    spec = resolve_run(sweep, expand(sweep)[0], backend="t5x")
+    run_dir = RunDir(root / spec.run_id)
+    run_dir.write_spec(spec.to_json())
+    T5XBackend(evals=[EvalSpec(suite="sample", max_decode_length=8)]).prepare(spec, run_dir)
+    return run_dir
+
+
+def _fake_pod(tmp_path):
+    """A PATH with the fake gcloud first, and the workers' shared home."""
+    bin_dir, home = tmp_path / "bin", tmp_path / "pod_home"
+    bin_dir.mkdir()
+    home.mkdir()
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(FAKE_GCLOUD.format(python=sys.executable))
+    gcloud.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}", home
+
+
+def _env(**extra):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FLAWN_") or k in ("FLAWN_CACHE_DIR", "FLAWN_SHUFFLE_BUFFER_SIZE")
+    }
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env.update(extra)
+    return env
+
+
+def _summary(run_dir: RunDir) -> dict:
+    return json.loads((run_dir.final_stage().path / "train_summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_run_one_process_trains_with_flawns_trainer(tmp_path):
+    run_dir = _tiny_run(tmp_path / "runs")
+    # One process: the reference, trained from the same spec.
+    single = RunDir(tmp_path / "single" / run_dir.path.name)
+    single.path.mkdir(parents=True)
+    shutil.copy(run_dir.path / "spec.json", single.path / "spec.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "flawn.cli", "train", "--run-dir", os.fspath(single.path)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    path, home = _fake_pod(tmp_path)
+    remote = home / "flawn_runs" / run_dir.path.name
+    pod = subprocess.run(
+        ["bash", os.fspath(run_dir.t5x_dir / "pod.sh"), "all"],
+        env=_env(
+            PATH=path,
+            FAKE_POD_HOME=os.fspath(home),
+            TPU_NAME="fake-v4-16",
+            ZONE="us-central2-b",
+            TRAINER="flawn",
+            REMOTE_DIR=os.fspath(remote),
+            REMOTE_PYTHON=sys.executable,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert pod.returncode == 0, pod.stdout[-4000:] + pod.stderr[-3000:]
+    calls = (home / "gcloud.log").read_text().splitlines()
+    assert any(c.startswith("compute tpus tpu-vm scp") and "spec.json" in c for c in calls)
+    assert any("flawn.cli train --run-dir ." in c for c in calls)
+
+    trained = RunDir(remote)
+    pod_summary, one_summary = _summary(trained), _summary(single)
+    assert pod_summary["processes"] == 2 and one_summary["processes"] == 1
+    assert pod_summary["step"] == STEPS
+    assert abs(pod_summary["final_loss"] - one_summary["final_loss"]) < 1e-5, (
+        pod_summary,
+        one_summary,
+    )
+    assert pod_summary["final_loss"] != pod_summary["first_loss"]  # an update happened
+    # Both workers trained (the mesh spanned them); process 0 alone wrote the metrics.
+    for index in range(2):
+        log = (home / f"worker-{index}.log").read_text()
+        assert "over 2 cpu device(s) of 2 processes" in log, log[-2000:]
+    metrics = (trained.final_stage().path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(row)["step"] for row in metrics] == list(range(1, STEPS + 1))
+    assert trained.read_status()["status"] == "finished"
+    assert trained.final_stage().checkpoint_steps()[-1] == STEPS
