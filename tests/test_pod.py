@@ -282,3 +282,76 @@ def test_two_workers_train_the_run_one_process_trains_with_t5x(tmp_path):
     # Measured: equal at step 1, 9.5e-7 apart at step 2 (7.5612 per token).
     assert all(abs(one[step] - two[step]) < 1e-5 for step in one), (one, two)
     assert (models / "finetune" / f"checkpoint_{STEPS}").is_dir()
+
+
+def test_train_run_dir_needs_a_prepared_run_folder(tmp_path, capsys):
+    from flawn.cli import main
+
+    assert main(["train", "--run-dir", os.fspath(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "holds no spec.json" in err and "flawn sweep launch" in err
+    assert main(["train", "--run-dir", os.fspath(tmp_path), "--gin_file=gin/models/tiny.gin"]) == 2
+    assert "takes no --gin_file" in capsys.readouterr().err
+
+
+def test_the_environment_describes_the_process_group_or_says_what_is_missing():
+    from flawn.errors import ConfigError
+    from flawn.train.processes import ProcessGroup
+
+    assert ProcessGroup.from_env({}) is None
+    assert ProcessGroup.from_env({"FLAWN_MULTIPROCESS": "0"}) is None
+    assert ProcessGroup.from_env({"FLAWN_MULTIPROCESS": "auto"}).auto
+    group = ProcessGroup.from_env(
+        {
+            "FLAWN_NUM_PROCESSES": "2",
+            "FLAWN_PROCESS_ID": "1",
+            "FLAWN_COORDINATOR_ADDRESS": "10.0.0.2:8476",
+            "FLAWN_MULTIPROCESS": "auto",  # explicit variables win (pod.sh sets auto)
+        }
+    )
+    assert (group.num_processes, group.process_id, group.coordinator_address) == (
+        2,
+        1,
+        "10.0.0.2:8476",
+    )
+    assert not group.auto
+    with pytest.raises(ConfigError, match="FLAWN_COORDINATOR_ADDRESS not set"):
+        ProcessGroup.from_env({"FLAWN_NUM_PROCESSES": "2", "FLAWN_PROCESS_ID": "0"})
+    with pytest.raises(ConfigError, match=r"FLAWN_PROCESS_ID=2 is not in 0\.\.1"):
+        ProcessGroup.from_env(
+            {
+                "FLAWN_NUM_PROCESSES": "2",
+                "FLAWN_PROCESS_ID": "2",
+                "FLAWN_COORDINATOR_ADDRESS": "localhost:1234",
+            }
+        )
+    with pytest.raises(ConfigError, match="host:port"):
+        ProcessGroup.from_env(
+            {"FLAWN_NUM_PROCESSES": "2", "FLAWN_PROCESS_ID": "0", "FLAWN_COORDINATOR_ADDRESS": "x"}
+        )
+    with pytest.raises(ConfigError, match="use 'auto'"):
+        ProcessGroup.from_env({"FLAWN_MULTIPROCESS": "yes"})
+
+
+def test_pod_sh_checks_the_trainer_and_the_shared_folders(tmp_path):
+    run_dir = _tiny_run(tmp_path / "runs")
+    path, home = _fake_pod(tmp_path)
+
+    def pod(phase, **env):
+        base = dict(PATH=path, FAKE_POD_HOME=os.fspath(home), TPU_NAME="t", ZONE="z")
+        return subprocess.run(
+            ["bash", os.fspath(run_dir.t5x_dir / "pod.sh"), phase],
+            env=_env(**base, **env),
+            capture_output=True,
+            text=True,
+        )
+
+    wrong = pod("train", TRAINER="jax")
+    assert wrong.returncode == 2 and "use t5x or flawn" in wrong.stderr
+    infer = pod("infer", TRAINER="flawn")
+    assert infer.returncode == 2 and "flawn eval run --run-dir" in infer.stderr
+    relative = pod("train", MODEL_DIR_ROOT="models")
+    assert relative.returncode == 2 and "use a gs:// folder" in relative.stderr
+    missing = pod("train")  # T5X needs MODEL_DIR_ROOT; flawn's trainer does not
+    assert missing.returncode != 0 and "set MODEL_DIR_ROOT" in missing.stderr
+    assert not (home / "gcloud.log").exists()  # nothing reached the workers
