@@ -115,6 +115,11 @@ def train(
     sharding, step metrics stay on the devices until a logging step, and the
     host runs at most :data:`_MAX_STEPS_IN_FLIGHT` steps ahead of them.
 
+    Several processes (:mod:`flawn.train.processes`, described by the
+    environment) train one run data-parallel: each runs this same call, the
+    mesh spans their devices, and only process 0 writes metrics, the
+    summary and W&B; all of them save the checkpoints together.
+
     Args:
         config: The run's configuration.
         run_name: Display name for logs (defaults to the folder name).
@@ -130,11 +135,6 @@ def train(
 
     Returns:
         The trained model, parameters and a summary of the run.
-
-    Several processes (:mod:`flawn.train.processes`, described by the
-    environment) train one run data-parallel: each runs this same call, the
-    mesh spans their devices, and only process 0 writes metrics, the
-    summary and W&B; all of them save the checkpoints together.
 
     Raises:
         ConfigError: If the mesh does not fit the devices, the batch does not
