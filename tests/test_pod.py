@@ -355,3 +355,52 @@ def test_pod_sh_checks_the_trainer_and_the_shared_folders(tmp_path):
     missing = pod("train")  # T5X needs MODEL_DIR_ROOT; flawn's trainer does not
     assert missing.returncode != 0 and "set MODEL_DIR_ROOT" in missing.stderr
     assert not (home / "gcloud.log").exists()  # nothing reached the workers
+
+
+# Run by T5X's Python: the first batch of the demo mixture as T5X's own get_dataset gives
+# host 1 of 2, as flawn's gives it, and host 0's and 1's rows of the one-host batch.
+_HOST_ROWS = textwrap.dedent("""
+    import json
+    import numpy as np, seqio
+    import flawn.tasks  # noqa: F401
+    from t5x import utils
+    from flawn.t5x.host_batches import global_batch_slice
+
+    cfg = utils.DatasetConfig(mixture_or_task_name="demo.general_plus_legal",
+                              task_feature_lengths={"inputs": 64, "targets": 16},
+                              split="train", batch_size=4, shuffle=True, seed=0,
+                              use_cached=False, pack=True)
+    converter = seqio.EncDecFeatureConverter
+    def first(ds):
+        return next(iter(ds.as_numpy_iterator()))["decoder_target_tokens"].tolist()
+    print("RESULT " + json.dumps({
+        "one_host": first(global_batch_slice(cfg, 0, 1, converter)),
+        "flawn": [first(global_batch_slice(cfg, i, 2, converter)) for i in range(2)],
+        "t5x": first(utils.get_dataset(cfg, 1, 2, converter)),
+    }))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    T5X_PYTHON is None,
+    reason="t5x is not importable; set FLAWN_T5X_PYTHON=/path/to/that/venv/bin/python",
+)
+def test_each_t5x_host_keeps_its_rows_of_the_one_host_batch():
+    done = subprocess.run(
+        [T5X_PYTHON, "-c", _HOST_ROWS],
+        env=_env(
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [os.fspath(_ROOT), os.environ.get("PYTHONPATH")])
+            )
+        ),
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert result["flawn"][0] + result["flawn"][1] == result["one_host"]
+    # T5X's own sharding gives host 1 other examples than the one-host batch's rows 2-3.
+    assert result["t5x"] != result["one_host"][2:]
