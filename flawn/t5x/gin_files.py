@@ -202,6 +202,7 @@ from __gin__ import dynamic_registration
 
 import __main__ as train_script
 from flawn.t5x import eval_tasks
+from flawn.t5x import host_batches
 from t5x import utils
 
 MIXTURE_OR_TASK_NAME = {_lit(stage.mixture)}
@@ -222,6 +223,8 @@ train/utils.DatasetConfig:
   seed = {stage.seed}
   shuffle = True
   pack = {_lit(stage.pack)}
+# Every host builds the global batch and keeps its rows: the same examples on any slice.
+train_script.train.get_dataset_fn = @host_batches.global_batch_slice
 
 utils.RestoreCheckpointConfig:
   path = %INITIAL_CHECKPOINT_PATH

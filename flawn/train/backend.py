@@ -217,13 +217,23 @@ class LocalBackend(Backend):
         return fitted
 
     def train(self, spec: RunSpec, run_dir: RunDir, progress: Sequence[ProgressHook] = ()) -> None:
-        """Trains the stages in order, skipping finished ones and resuming interrupted ones."""
+        """Trains the stages in order, skipping finished ones and resuming interrupted ones.
+
+        Several processes (:mod:`flawn.train.processes`) train the run
+        together when the environment describes them: process 0 writes the
+        stage configs and the metrics, every process trains and checkpoints.
+        """
+        from flawn.train import processes
         from flawn.train.checkpoints import read_checkpoint
         from flawn.train.config import load_train_config
-        from flawn.train.local import flatten_config, train
+        from flawn.train.local import flatten_config, silent_tracker, train
         from flawn.train.tracking import RunTracker
 
-        self.prepare(spec, run_dir)
+        processes.initialize()  # before anything starts JAX's devices
+        primary = processes.is_primary()
+        if primary:
+            self.prepare(spec, run_dir)
+        processes.wait_for_all("stage configs written")
         for number, stage in enumerate(spec.stages):
             train_dir = run_dir.stage(stage.name)
             label = f"stage {number + 1}/{len(spec.stages)} {stage.name}"
@@ -247,24 +257,27 @@ class LocalBackend(Backend):
                 initial = check_initial_params(
                     loaded, config, f"run {spec.name}, stage {stage.name}"
                 )
-            tracker = RunTracker(
-                os.fspath(train_dir.path),
-                f"{spec.name}/{stage.name}" if len(spec.stages) > 1 else spec.name,
-                {
-                    **{f"axis.{k}": v for k, v in spec.axes.items()},
-                    "run_id": spec.run_id,
-                    "stage": stage.name,
-                    **flatten_config(dataclasses.asdict(config)),
-                },
-                use_wandb=config.use_wandb,
-                project=config.wandb_project,
-                group=spec.sweep or None,
-                job_type="train",
-                tags=[f"{k}={v}" for k, v in spec.axes.items()],
-                run_id=f"{spec.run_id}-{stage.name}",
-                wandb_dir=os.fspath(run_dir.path),
-                metrics_file=TrainDir.METRICS,
-            )
+            if primary:
+                tracker = RunTracker(
+                    os.fspath(train_dir.path),
+                    f"{spec.name}/{stage.name}" if len(spec.stages) > 1 else spec.name,
+                    {
+                        **{f"axis.{k}": v for k, v in spec.axes.items()},
+                        "run_id": spec.run_id,
+                        "stage": stage.name,
+                        **flatten_config(dataclasses.asdict(config)),
+                    },
+                    use_wandb=config.use_wandb,
+                    project=config.wandb_project,
+                    group=spec.sweep or None,
+                    job_type="train",
+                    tags=[f"{k}={v}" for k, v in spec.axes.items()],
+                    run_id=f"{spec.run_id}-{stage.name}",
+                    wandb_dir=os.fspath(run_dir.path),
+                    metrics_file=TrainDir.METRICS,
+                )
+            else:
+                tracker = silent_tracker(os.fspath(train_dir.path), spec.name)
             hooks = [
                 (
                     lambda step, total, metrics, hook=hook, name=stage.name: hook(

@@ -24,6 +24,7 @@ import seqio
 from tqdm.auto import tqdm
 
 from flawn.compilation_cache import enable_compilation_cache
+from flawn.errors import ConfigError
 from flawn.models.config import T5Config
 from flawn.models.t5 import Transformer
 from flawn.runs.run_dir import TrainDir
@@ -35,6 +36,8 @@ from flawn.train.metrics_window import MetricsWindow
 from flawn.train.mfu import peak_flops, step_flops
 from flawn.train.optim import learning_rate_schedule, make_optimizer
 from flawn.train.prefetch import Prefetcher
+from flawn.train.processes import initialize as join_processes
+from flawn.train.processes import is_primary
 from flawn.train.sharding import check_batch_size, make_layout, make_mesh
 from flawn.train.step import make_train_step
 from flawn.train.tracking import RunTracker
@@ -112,6 +115,11 @@ def train(
     sharding, step metrics stay on the devices until a logging step, and the
     host runs at most :data:`_MAX_STEPS_IN_FLIGHT` steps ahead of them.
 
+    Several processes (:mod:`flawn.train.processes`, described by the
+    environment) train one run data-parallel: each runs this same call, the
+    mesh spans their devices, and only process 0 writes metrics, the
+    summary and W&B; all of them save the checkpoints together.
+
     Args:
         config: The run's configuration.
         run_name: Display name for logs (defaults to the folder name).
@@ -130,8 +138,17 @@ def train(
 
     Raises:
         ConfigError: If the mesh does not fit the devices, the batch does not
-            split over the mesh, or the in-training eval suite cannot be loaded.
+            split over the mesh, or the in-training eval suite cannot be loaded
+            (or is asked of several processes).
     """
+    join_processes()  # before anything starts JAX's devices
+    primary = is_primary()
+    if config.eval_every and jax.process_count() > 1:
+        raise ConfigError(
+            "TrainConfig.eval_every: in-training evaluation runs in one process; set it to 0 "
+            f"when {jax.process_count()} processes train, and evaluate the checkpoints after "
+            "(flawn eval run)"
+        )
     enable_compilation_cache()  # a resumed run or a sweep's next run loads its step
     model_dir = os.path.abspath(config.model_dir)
     os.makedirs(model_dir, exist_ok=True)
@@ -166,7 +183,7 @@ def train(
         # Checkpoints from before the counter existed restore without it (count from 0).
         examples_seen = int(restored.pop(_EXAMPLES_SEEN, 0))
         state = restored
-        dropped = files.truncate_metrics(start_step)
+        dropped = files.truncate_metrics(start_step) if primary else 0
         tqdm.write(
             f"resuming {name} from step {start_step} "
             f"of {config.train_steps} (checkpoint in {checkpointer.directory}"
@@ -180,7 +197,9 @@ def train(
         tqdm.write(f"[{name}] {layout.describe()}")
 
     owns_tracker = tracker is None
-    if tracker is None:
+    if tracker is None and not primary:
+        tracker = silent_tracker(model_dir, name)
+    elif tracker is None:
         tracker = RunTracker(
             model_dir,
             name,
@@ -216,7 +235,8 @@ def train(
         use_cached=bool(config.cache_dir),
     )
 
-    plan = _report_plan(config, files) if config.report_data else None
+    report_data = config.report_data and primary
+    plan = _report_plan(config, files) if report_data else None
     if plan is not None:
         tracker.update_config({f"data/planned_share/{row.source}": row.share for row in plan.rows})
     schedule = learning_rate_schedule(config.optimizer, config.train_steps)
@@ -266,7 +286,7 @@ def train(
                 row["examples_seen"] = examples_seen
                 if peak:
                     row["mfu"] = flops * row["steps_per_second"] / peak
-                if step == last_step and config.report_data:
+                if step == last_step and report_data:
                     drawn = _report_realised(config, files, examples_seen, plan)
                     row.update({f"data/drawn/{task}": n for task, n in drawn.items()})
                 if math.isnan(first_loss):
@@ -306,17 +326,19 @@ def train(
     wandb_dir = tracker.wandb_dir
     if owns_tracker:
         tracker.close()
-    files.write_json(
-        TrainDir.SUMMARY,
-        {
-            "step": step,
-            "train_steps": config.train_steps,
-            "first_loss": None if math.isnan(first_loss) else first_loss,
-            "final_loss": None if math.isnan(final_loss) else final_loss,
-            "resumed_from": start_step,
-            "seconds": round(time.perf_counter() - started, 2),
-        },
-    )
+    if primary:
+        files.write_json(
+            TrainDir.SUMMARY,
+            {
+                "step": step,
+                "train_steps": config.train_steps,
+                "first_loss": None if math.isnan(first_loss) else first_loss,
+                "final_loss": None if math.isnan(final_loss) else final_loss,
+                "resumed_from": start_step,
+                "seconds": round(time.perf_counter() - started, 2),
+                "processes": jax.process_count(),
+            },
+        )
     return TrainResult(
         model=model,
         params={"params": state["params"]},
@@ -327,6 +349,11 @@ def train(
         wandb_dir=wandb_dir,
         checkpoint_dir=checkpointer.directory,
     )
+
+
+def silent_tracker(model_dir: str, name: str) -> RunTracker:
+    """The tracker of a process other than 0: it records nothing (process 0 does)."""
+    return RunTracker(model_dir, name, {}, use_wandb=False, metrics_file=None)
 
 
 def _fresh_state(model: Transformer, optimizer, lengths: dict[str, int], seed: int) -> dict:
@@ -438,8 +465,6 @@ def _logged_losses(files: TrainDir) -> tuple[float, float]:
 def _checked_initial_params(fresh, initial):
     """``initial`` if it has the structure and shapes of ``fresh``, else a clear error."""
     from flax import traverse_util
-
-    from flawn.errors import ConfigError
 
     want = traverse_util.flatten_dict(fresh, sep="/")
     have = traverse_util.flatten_dict(initial, sep="/")

@@ -65,14 +65,19 @@ def resolve_mesh_shape(shape: Sequence[int], num_devices: int) -> tuple[int, int
     if data <= 0 or model <= 0 or data * model != num_devices:
         raise ConfigError(
             f"TrainConfig.mesh_shape {tuple(shape)} does not fit the {num_devices} device(s) "
-            f"of this host ({jax.devices()[0].platform}); use (-1, 1) for data parallelism "
+            f"of this run ({jax.devices()[0].platform}, {jax.process_count()} process(es)); "
+            "use (-1, 1) for data parallelism "
             "over all of them, or a (data, model) pair that multiplies to the device count"
         )
     return data, model
 
 
 def make_mesh(shape: Sequence[int] = (-1, 1), devices: Sequence[Any] | None = None) -> Mesh:
-    """A ``(data, model)`` mesh over ``devices`` (default: all local devices)."""
+    """A ``(data, model)`` mesh over ``devices`` (default: every device of every process).
+
+    With several processes (:mod:`flawn.train.processes`) ``jax.devices()``
+    lists the devices of all of them, so the mesh spans the processes.
+    """
     devices = list(devices if devices is not None else jax.devices())
     data, model = resolve_mesh_shape(shape, len(devices))
     # Auto axes: shardings are hints XLA propagates (the model code carries none).
@@ -131,8 +136,9 @@ class Layout:
         total = len(jax.tree.leaves(self.state["params"]))
         return (
             f"mesh data={self.mesh.shape[DATA]} x model={self.mesh.shape[MODEL]} over "
-            f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s); "
-            f"{split} of {total} parameter arrays split along model"
+            f"{self.mesh.devices.size} {self.mesh.devices.flat[0].platform} device(s)"
+            + (f" of {jax.process_count()} processes" if jax.process_count() > 1 else "")
+            + f"; {split} of {total} parameter arrays split along model"
         )
 
 

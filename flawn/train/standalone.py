@@ -27,6 +27,7 @@ def train_from_gin(gin_files: Sequence[str], bindings: Sequence[str] = ()):
     from flawn import gin_utils
     from flawn.errors import ConfigError
     from flawn.runs.run_dir import relocatable_config
+    from flawn.train import processes
     from flawn.train.config import TrainConfig
     from flawn.train.local import train
 
@@ -42,8 +43,11 @@ def train_from_gin(gin_files: Sequence[str], bindings: Sequence[str] = ()):
             f"{folder.path} already holds a run with a different config.gin; resuming it with "
             "this config would mix two runs. Use another --gin.MODEL_DIR, or delete the folder."
         )
-    folder.path.mkdir(parents=True, exist_ok=True)
-    folder.config_path.write_text(text, encoding="utf-8")
+    processes.initialize()  # several processes: each checked the folder before any writes
+    processes.wait_for_all("config.gin checked")
+    if processes.is_primary():
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.config_path.write_text(text, encoding="utf-8")
     return train(config)
 
 
@@ -141,15 +145,57 @@ def train_regime_from_gin(gin_files: Sequence[str], bindings: Sequence[str] = ()
         )
     if stored is None and TrainDir(model_dir).config_path.exists():
         raise ConfigError(f"{model_dir} holds a one-stage training folder; use another MODEL_DIR")
-    backend = LocalBackend()
-    backend.validate(spec)
-    run_dir.write_spec(spec.to_json())
-    status = run_dir.mark_started(backend.name)
-    del status
+    LocalBackend().validate(spec)
+    return _train_stages(run_dir, spec)
+
+
+def train_run_dir(path: str):
+    """Trains the stages of a run folder another command prepared (its ``spec.json``).
+
+    What each worker of a pod slice runs (``pod.sh`` with ``TRAINER=flawn``):
+    the run's stages with the local trainer, resumed where they stopped, by as
+    many processes as the environment describes (:mod:`flawn.train.processes`).
+
+    Returns:
+        The run folder (:class:`flawn.runs.RunDir`).
+
+    Raises:
+        ConfigError: If the folder holds no run spec, or the spec cannot be trained here.
+    """
+    from flawn.errors import ConfigError
+    from flawn.runs.run_dir import RunDir
+    from flawn.runs.spec import RunSpec
+    from flawn.train.backend import LocalBackend
+
+    run_dir = RunDir(path)
+    stored = run_dir.read_spec()
+    if stored is None:
+        raise ConfigError(
+            f"{run_dir.path} holds no spec.json; give a run folder written by flawn sweep "
+            "launch (or flawn sweep plan), or train from gin files with --gin_file"
+        )
+    spec = RunSpec.from_json(stored)
+    LocalBackend().validate(spec)
+    return _train_stages(run_dir, spec, write_spec=False)
+
+
+def _train_stages(run_dir, spec, write_spec: bool = True):
+    """Trains a run's stages with the local backend, recording its status (process 0)."""
+    from flawn.train import processes
+    from flawn.train.backend import LocalBackend
+
+    processes.initialize()  # before anything starts JAX's devices
+    primary = processes.is_primary()
+    if primary:
+        if write_spec:
+            run_dir.write_spec(spec.to_json())
+        run_dir.mark_started(LocalBackend.name)
     try:
-        backend.train(spec, run_dir)
+        LocalBackend().train(spec, run_dir)
     except BaseException as err:
-        run_dir.mark_failed(f"{type(err).__name__}: {err}")
+        if primary:
+            run_dir.mark_failed(f"{type(err).__name__}: {err}")
         raise
-    run_dir.mark_finished(step=sum(s.steps for s in spec.stages))
+    if primary:
+        run_dir.mark_finished(step=sum(s.steps for s in spec.stages))
     return run_dir
