@@ -85,6 +85,10 @@ class RunSpec:
         vocabulary: The recipe of the run's extended vocabulary, when its
             regime extends one (:class:`flawn.runs.vocabulary.VocabularyRecipe`
             as JSON; also bound in every stage's gin, so it is in the id).
+        vocabulary_model: The SentencePiece model its mixtures are tokenized
+            with (path, pieces, extra ids, SHA-256) and the one the experiment
+            asked for (:func:`flawn.runs.run_vocabulary.describe_run_vocabulary`);
+            in the id, except the file's path.
     """
 
     sweep: str
@@ -98,6 +102,7 @@ class RunSpec:
     data: Mapping[str, Any]
     model: Mapping[str, Any]
     vocabulary: Mapping[str, Any] | None = None
+    vocabulary_model: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if not self.stages:
@@ -112,12 +117,17 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes what is trained (the hashed payload)."""
-        return {
+        payload = {
             "stages": [dataclasses.asdict(s) for s in self.stages],
             "data": self.data,
             "model": self.model,
             "backend": self.backend,
         }
+        if self.vocabulary_model is not None:  # specs written before it was recorded lack it
+            from flawn.runs.run_vocabulary import identity
+
+            payload["vocabulary_model"] = identity(self.vocabulary_model)
+        return payload
 
     @property
     def run_id(self) -> str:

@@ -101,6 +101,7 @@ class T5XBackend(Backend):
         Raises:
             ConfigError: Naming the setting and what to do, or saying how to install T5X.
         """
+        from flawn.runs.run_vocabulary import check_run_vocabulary
         from flawn.t5x.plan import run_kind, stage_config
         from flawn.t5x.settings import refused_settings
 
@@ -126,6 +127,7 @@ class T5XBackend(Backend):
         if problems:
             raise ConfigError("; ".join(problems))
         check_t5x_importable()
+        check_run_vocabulary(spec)
 
     def plan(self, spec: RunSpec, run_dir: RunDir):
         """The run's :class:`~flawn.t5x.plan.RunPlan`."""
