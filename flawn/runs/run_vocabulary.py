@@ -48,6 +48,11 @@ class KnownVocabulary:
     extra_ids: int
     description: str
 
+    def to_json(self) -> dict[str, Any]:
+        """Described as a read file is, without its digest (it is not read here)."""
+        return {"name": self.name, "path": self.path, "pieces": self.pieces,
+                "extra_ids": self.extra_ids, "sha256": None}  # fmt: skip
+
 
 #: T5 1.1's and Flan-T5's vocabulary, as flawn loads it (the sentinels as 100 extra ids;
 #: T5X's gin files name ``cc_all.32000.100extra``, the same ids with the sentinels as pieces).
@@ -97,9 +102,7 @@ def _requested(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if value in KNOWN:
-        known = KNOWN[value]
-        return {"name": known.name, "path": known.path, "pieces": known.pieces,
-                "extra_ids": known.extra_ids, "sha256": None}  # fmt: skip
+        return KNOWN[value].to_json()
     if "://" in value or not os.path.isfile(value):
         raise ConfigError(
             f"Sweep.vocabulary = {value!r} is neither a known vocabulary ({', '.join(KNOWN)}) "
@@ -132,9 +135,10 @@ def describe_run_vocabulary(vocabulary, requested: str | None = None) -> dict[st
 
 def identity(recorded: Mapping[str, Any]) -> dict[str, Any]:
     """What of a recorded vocabulary is part of the run's id (not where the file lies)."""
-    return {k: recorded.get(k) for k in ("pieces", "extra_ids", "sha256")} | {
-        "requested": (recorded.get("requested") or {}).get("name")
-        or (recorded.get("requested") or {}).get("sha256")
+    requested = recorded.get("requested") or {}
+    return {
+        **{k: recorded.get(k) for k in ("pieces", "extra_ids", "sha256")},
+        "requested": requested.get("name") or requested.get("sha256"),
     }
 
 
@@ -152,14 +156,15 @@ def _differs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def _fix(v: Mapping[str, Any], name_it: bool = True) -> str:
-    """How to train with ``v``: FLAWN_VOCABULARY at a local copy of it."""
+    """How to tokenize with ``v``: FLAWN_VOCABULARY at (a local copy of) it."""
     named = f"Sweep.vocabulary = {v['name']!r} and " if name_it and v.get("name") else ""
     if "://" in str(v.get("path")):
+        local = f"{v.get('name') or 'vocabulary'}.model"
         return (
             f"set {named}FLAWN_VOCABULARY to a local copy of {v['path']} (gcloud storage cp "
-            f"{v['path']} t5.model), or start from scratch"
+            f"{v['path']} {local})"
         )
-    return f"set {named}FLAWN_VOCABULARY={v['path']}, or start from scratch"
+    return f"set {named}FLAWN_VOCABULARY={v['path']}"
 
 
 def checkpoint_vocabulary(init: str) -> dict[str, Any] | None:
@@ -173,8 +178,7 @@ def checkpoint_vocabulary(init: str) -> dict[str, Any] | None:
     """
     for prefix, known in _PUBLIC_CHECKPOINTS.items():
         if init.startswith(prefix):
-            return {"name": known.name, "path": known.path, "pieces": known.pieces,
-                    "extra_ids": known.extra_ids, "sha256": None}  # fmt: skip
+            return known.to_json()
     if "://" in init or not os.path.isdir(init):
         return None
     spec_path = os.path.join(init, "spec.json")
@@ -232,7 +236,8 @@ def vocabulary_problems(spec) -> list[str]:
         if theirs is not None and _differs(theirs, wanted):
             problems.append(
                 f"stage {stage.name}: the initial checkpoint {stage.init} was trained with "
-                f"{_describe(theirs)}, not the run's {_describe(wanted)}; {_fix(theirs)}"
+                f"{_describe(theirs)}, not the run's {_describe(wanted)}; {_fix(theirs)}, or "
+                "start from scratch"
             )
     return problems
 
