@@ -17,6 +17,7 @@ from flawn.runs.run_vocabulary import (
     T5,
     checkpoint_vocabulary,
     describe_run_vocabulary,
+    describe_stage_vocabularies,
     vocabulary_problems,
 )
 from flawn.vocab import load_vocabulary
@@ -98,9 +99,10 @@ def test_asking_for_t5s_vocabulary_checks_what_the_mixtures_are_tokenized_with(t
     spec = _resolve(size="small", backend="t5x", vocabulary="t5")
     (problem,) = vocabulary_problems(spec)  # the checkpoint agrees with what is asked for
     assert problem.startswith(
-        "the runs ask for the vocabulary T5 1.1 / Flan-T5's "
+        "the run asks for the vocabulary T5 1.1 / Flan-T5's "
         "gs://t5-data/vocabs/cc_all.32000/sentencepiece.model (32,000 pieces + 100 extra ids) "
-        "(Sweep.vocabulary), but their mixtures are tokenized with "
+        "(Sweep.vocabulary), but stage finetune's mixture 'demo.general_plus_legal' is "
+        f"tokenized with {paths.SAMPLE_VOCAB} ({SAMPLE_PIECES:,} pieces + 100 extra ids)"
     )
     assert "set FLAWN_VOCABULARY to a local copy of gs://t5-data/vocabs/" in problem
     # Tokenized with a local copy of it (FLAWN_VOCABULARY): nothing to say, the hash recorded.
@@ -111,6 +113,23 @@ def test_asking_for_t5s_vocabulary_checks_what_the_mixtures_are_tokenized_with(t
     assert fixed.run_id != spec.run_id
     with pytest.raises(ConfigError, match="neither a known vocabulary"):
         _resolve(vocabulary="t6")
+
+
+def test_stages_tokenized_with_different_vocabularies_are_refused(t5_sized_copy):
+    spec = _resolve()
+    sample, other = load_vocabulary(str(paths.SAMPLE_VOCAB)), load_vocabulary(t5_sized_copy)
+    recorded = describe_stage_vocabularies(
+        [("pretrain", "multilegalpile.sample", sample), ("finetune", "legal.t5", other)]
+    )
+    assert list(recorded["other_stages"]) == ["finetune"]
+    (problem,) = vocabulary_problems(dataclasses.replace(spec, vocabulary_model=recorded))
+    assert problem.startswith(
+        f"stage finetune's mixture 'legal.t5' is tokenized with {t5_sized_copy} (32,000 pieces "
+        f"+ 100 extra ids), stage pretrain's with {paths.SAMPLE_VOCAB}"
+    )
+    same = describe_stage_vocabularies([("a", "x", sample), ("b", "y", sample)])
+    assert "other_stages" not in same
+    assert vocabulary_problems(dataclasses.replace(spec, vocabulary_model=same)) == []
 
 
 def test_the_local_backend_refuses_a_flawn_run_of_another_vocabulary(tmp_path, t5_sized_copy):

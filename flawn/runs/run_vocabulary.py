@@ -133,6 +133,30 @@ def describe_run_vocabulary(vocabulary, requested: str | None = None) -> dict[st
     return {**used, "requested": _requested(requested)}
 
 
+def describe_stage_vocabularies(stages, requested: str | None = None) -> dict[str, Any]:
+    """What a run records of its vocabulary: its first stage's, and any stage's that differs.
+
+    Args:
+        stages: ``(stage name, mixture, seqio vocabulary)`` per stage, in order.
+        requested: ``Sweep.vocabulary``.
+
+    Returns:
+        :func:`describe_run_vocabulary` of the first stage's, with ``stage``
+        and ``mixture``, and ``other_stages``: ``{name: description}`` of the
+        stages tokenized with another vocabulary.
+    """
+    (name, mixture, vocabulary), *rest = stages
+    first = {**describe_run_vocabulary(vocabulary, requested), "stage": name, "mixture": mixture}
+    others = {}
+    for name, mixture, vocabulary in rest:
+        described = describe_run_vocabulary(vocabulary)
+        if _differs(described, first):
+            others[name] = {**described, "mixture": mixture}
+    if others:
+        first["other_stages"] = others
+    return first
+
+
 def identity(recorded: Mapping[str, Any]) -> dict[str, Any]:
     """What of a recorded vocabulary is part of the run's id (not where the file lies)."""
     requested = recorded.get("requested") or {}
@@ -217,12 +241,22 @@ def vocabulary_problems(spec) -> list[str]:
     if not used:
         return []
     problems = []
-    wanted = used.get("requested") or used
-    if wanted is not used and _differs(wanted, used):
-        problems.append(
-            f"the runs ask for the vocabulary {_describe(wanted)} (Sweep.vocabulary), but their "
-            f"mixtures are tokenized with {_describe(used)}; {_fix(wanted, name_it=False)}"
-        )
+    requested = used.get("requested")
+    tokenized = [(used.get("stage"), used), *(used.get("other_stages") or {}).items()]
+    for stage_name, theirs in tokenized:
+        what = f"stage {stage_name}'s mixture {theirs.get('mixture')!r}"
+        if requested is not None and _differs(requested, theirs):
+            problems.append(
+                f"the run asks for the vocabulary {_describe(requested)} (Sweep.vocabulary), but "
+                f"{what} is tokenized with {_describe(theirs)}; {_fix(requested, name_it=False)}"
+            )
+        elif requested is None and theirs is not used:
+            problems.append(
+                f"{what} is tokenized with {_describe(theirs)}, stage {used.get('stage')}'s with "
+                f"{_describe(used)}: a run's stages share one vocabulary; register their "
+                "mixtures with one (FLAWN_VOCABULARY)"
+            )
+    wanted = requested or used
     for stage in spec.stages:
         if stage.init in ("scratch", "previous"):
             continue

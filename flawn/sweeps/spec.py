@@ -457,18 +457,27 @@ def resolve_run(
             **dict(size.shape),
         },
         vocabulary=recipe.to_json() if recipe is not None else None,
-        vocabulary_model=_run_vocabulary(stages[0].mixture, sweep.vocabulary),
+        vocabulary_model=_run_vocabulary(stages, sweep.vocabulary),
     )
 
 
-def _run_vocabulary(mixture: str, requested: str | None) -> dict[str, Any]:
+def _run_vocabulary(stages: Sequence[Stage], requested: str | None) -> dict[str, Any]:
     """The vocabulary a run's mixtures are tokenized with, and the one it asks for."""
     import seqio
 
-    from flawn.runs.run_vocabulary import describe_run_vocabulary
+    from flawn.runs.run_vocabulary import describe_stage_vocabularies
 
-    vocabulary = seqio.get_mixture_or_task(mixture).output_features["targets"].vocabulary
-    return describe_run_vocabulary(vocabulary, requested)
+    return describe_stage_vocabularies(
+        [
+            (
+                s.name,
+                s.mixture,
+                seqio.get_mixture_or_task(s.mixture).output_features["targets"].vocabulary,
+            )
+            for s in stages
+        ],
+        requested,
+    )
 
 
 def _vocabulary_recipe(regime, regime_file: str):
