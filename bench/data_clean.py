@@ -4,7 +4,7 @@ Generates N examples deterministically (default 1,000,000), streamed so the
 corpus itself costs no memory, with planted duplicates: every 20th example is
 an exact copy (after normalisation: upper-cased) of an earlier one, every
 20th (offset 2) a near copy (two adjacent words changed, Jaccard ~0.85), and
-every 100th (offset 3) carries a 13-gram of a benchmark item. Words are drawn
+every 100th (offset 3) carries 30 words of a benchmark item. Words are drawn
 from the benchmark items' own vocabulary (as most English words of real
 training data are), so the decontamination check hashes every window, as it
 would on real text. Each component runs in its own process, so its peak
@@ -115,8 +115,9 @@ def _corpus() -> tuple[Corpus, list, str]:
             tokens = tokenize(text)
             words.update(dict.fromkeys(t for t in tokens if t.isascii()))
             if len(tokens) >= 40 and text.isascii() and rng.random() < 0.05:
-                start = rng.randrange(len(tokens) - 13)
-                planted.append(tokens[start : start + 13])
+                # 30 words: 18 13-grams, more than the 10 an overlap needs (min_shared).
+                start = rng.randrange(len(tokens) - 30)
+                planted.append(tokens[start : start + 30])
     return Corpus(sorted(words)[:50000], planted), items, described
 
 

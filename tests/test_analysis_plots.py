@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import matplotlib.colors
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -181,7 +182,9 @@ def test_plot_forest(tmp_path):
         }
     )
     deltas = deltas.assign(lo=deltas["delta"] - 0.05, hi=deltas["delta"] + 0.05)
-    fig = plot_forest(deltas)
+    with pytest.raises(ValueError, match="needs significance="):
+        plot_forest(deltas)  # "significant" alone does not say which test and correction
+    fig = plot_forest(deltas, significance="significant = my own test, no correction")
     assert [ax.get_title() for ax in fig.axes] == ["legal", "mixed"]
     # Rows by mean Δ: largest on top (highest y), the same rows in both panels.
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["t_low", "t_mid", "t_top"]
@@ -191,8 +194,57 @@ def test_plot_forest(tmp_path):
     color = fig.axes[0].containers[0].lines[0].get_color()
     assert matplotlib.colors.same_color(color, "C3")  # significant: highlighted in red
     assert any(list(line.get_xdata()) == [0, 0] for line in fig.axes[0].get_lines())
-    assert _legend(fig.axes[0]) == ["significant", "not significant"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["significant", "not significant"]
+    assert legend.get_title().get_text() == "significant = my own test, no correction"
     _saved(fig, tmp_path, "forest")
+
+
+def _forest_deltas(n_tasks=12):
+    """Two conditions; the bottom row's Δ is large in the first panel (where legends sat)."""
+    names = [f"task_{i:02d}" for i in range(n_tasks)]
+    first = [0.05 * i - 0.2 for i in range(n_tasks)]
+    first[0] = 0.45  # rightmost point of panel 1, on the bottom row
+    second = [0.05 * i - 0.2 for i in range(n_tasks)]
+    second[0] = -1.5  # makes task_00 the smallest mean Δ: the bottom row
+    deltas = pd.DataFrame(
+        {
+            "condition": ["legal"] * n_tasks + ["mixed"] * n_tasks,
+            "name": names * 2,
+            "delta": first + second,
+            "test": "mcnemar_exact",
+            "p_holm": [0.01 if i % 3 == 0 else 0.4 for i in range(2 * n_tasks)],
+        }
+    )
+    return deltas.assign(lo=deltas["delta"] - 0.04, hi=deltas["delta"] + 0.04)
+
+
+def test_forest_legend_covers_no_row_and_names_the_test_and_correction(tmp_path):
+    fig = plot_forest(_forest_deltas())
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    (legend,) = legends
+    box = legend.get_window_extent(renderer)
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "task_00"  # the bottom row
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer))  # outside every panel
+        for container in ax.containers:
+            marker, (bars,) = container.lines[0], container.lines[2]
+            points = np.column_stack([marker.get_xdata(), marker.get_ydata()])
+            for x, y in ax.transData.transform(points):
+                assert not box.contains(x, y)  # no row marker under the legend
+            for segment in bars.get_segments():  # nor any interval
+                for x, y in ax.transData.transform(segment):
+                    assert not box.contains(x, y)
+    title = legend.get_title().get_text().replace("\n", " ")
+    assert title == (
+        "significant = Holm-adjusted p < 0.05 (McNemar's exact test per task, Holm "
+        "correction across the tasks of each condition)"
+    )
+    legal = _containers(fig.axes[0])
+    assert sorted(legal["significant"][1]) == [0, 3, 6, 9]  # p_holm < 0.05 in red
+    _saved(fig, tmp_path, "forest-legend")
 
 
 def test_plot_forest_height_grows_with_tasks_and_is_capped():

@@ -30,6 +30,7 @@ from flawn.quality.language import LanguageFilter, identify
 from flawn.quality.length import LengthFilter
 from flawn.quality.report import write_report
 from flawn.quality.text import content_key, normalize, tokenize
+from flawn.quality.units import units
 
 # Seventy-one words of made-up contract prose; with the answer word, 68 five-word
 # shingles. Changing two adjacent words changes 6 of them: Jaccard 62/74 = 0.84 >= 0.8.
@@ -47,6 +48,8 @@ PLANTED = (
     "the lessee shall return the premises broom clean and in good repair at the end of the term"
 )
 CJK_PLANTED = "根据中华人民共和国民法典第五百七十七条的规定当事人一方不履行合同义务"
+# contract_qa item 0 of the fixture below: 26 words, 14 13-grams; PLANTED alone has 6 of them.
+ITEM = f"Section 4. {PLANTED}, and the deposit is returned afterwards."
 
 
 def _variant(changes: dict[int, str]) -> str:
@@ -90,6 +93,24 @@ def test_tokens_are_words_and_cjk_characters():
     assert content_key("ab", "c") != content_key("a b", "c")
 
 
+def test_decontamination_units_cut_chinese_into_words():
+    # Thirteen characters were one n-gram; jieba makes them six words, so that an n-gram
+    # (13 units) of Chinese is about as long as one of English.
+    assert units("民法典第５条规定，ＡＢＣ Rent") == [
+        "民法典",
+        "第",
+        "5",
+        "条",
+        "规定",
+        "abc",
+        "rent",
+    ]
+    assert len(units(CJK_PLANTED)) == 14 < len(tokenize(CJK_PLANTED))
+    # A run is cut on its own: pasting the text elsewhere does not change its words.
+    assert units(f"问题：{CJK_PLANTED}。")[1:] == units(CJK_PLANTED)
+    assert units("The Lessee's RENT!") == tokenize("The Lessee's RENT!")
+
+
 # --- configs --------------------------------------------------------------------------------
 
 
@@ -102,6 +123,10 @@ def test_tokens_are_words_and_cjk_characters():
         lambda: DedupConfig(num_perm=128, bands=5),
         lambda: DecontaminationConfig(benchmarks=("mmlu",)),
         lambda: DecontaminationConfig(ngram=13, min_tokens=14),
+        lambda: DecontaminationConfig(min_shared=0),
+        lambda: DecontaminationConfig(min_coverage=0.0),
+        lambda: DecontaminationConfig(min_coverage=1.5),
+        lambda: DecontaminationConfig(stop_texts=0),
     ],
 )
 def test_configs_validate_themselves(make):
@@ -262,7 +287,7 @@ def benchmark_dirs(tmp_path):
                 ("The mark Tasty for bread.", "descriptive"),  # too short to check
             ],
             "contract_qa": [
-                (f"Section 4. {PLANTED}, and the deposit is returned afterwards.", "Yes"),
+                (ITEM, "Yes"),
                 ("Nothing in this agreement grants a licence to any patent of either party.", "No"),
             ],
         },
@@ -303,13 +328,14 @@ def test_benchmark_items_are_read_with_flawns_loaders(benchmark_dirs):
         load_legalbench_items(lawbench)
 
 
-def _decontaminate(benchmark_dirs, texts, remove=True):
+def _decontaminate(benchmark_dirs, texts, remove=True, **settings):
     legalbench, lawbench = benchmark_dirs
     config = DecontaminationConfig(
         benchmarks=("legalbench", "lawbench"),
         legalbench_dir=str(legalbench),
         lawbench_dir=str(lawbench),
         remove=remove,
+        **settings,
     )
     decontaminator = Decontaminator(config, progress=False)
     examples = _examples(texts)
@@ -323,22 +349,20 @@ def _decontaminate(benchmark_dirs, texts, remove=True):
     return decontaminator, examples, kept, counts
 
 
-def test_decontamination_finds_planted_ngrams(benchmark_dirs):
+def test_decontamination_finds_planted_items(benchmark_dirs):
     texts = [
-        (
-            0,
-            "Summarise: at the end the lessee shall return the premises broom clean and in good "
-            "repair at the end of the term, says clause 9.",
-        ),  # 13-gram of contract_qa 0
+        (0, f"Quote: {ITEM} Says clause 9."),  # contract_qa 0, whole
         (0, "The Mark IVORY for a product made of elephant tusks!"),  # whole short item
-        (1, f"问题：{CJK_PLANTED}，应当承担违约责任。"),  # 13 characters of LawBench 3-1 item 0
-        (1, "请根据下列事实和法律条文回答问题并给出最终的答案和依据"),  # template only: clean
-        (1, "The lessee shall return the premises broom clean."),  # shorter than 13: clean
+        (1, f"问题：事实：{CJK_PLANTED}。应当承担违约责任。"),  # LawBench 3-1 item 0's question
+        (1, "请根据下列事实和法律条文回答问题并给出最终的答案和依据"),  # the instruction: clean
+        (0, f"Summarise: {PLANTED}, says clause 9."),  # 6 of the item's 14 13-grams: clean
+        (1, f"问题：{CJK_PLANTED[:13]}，应当承担违约责任。"),  # 13 characters (the old rule): clean
+        (0, "The lessee shall return the premises broom clean."),  # shorter than 13: clean
         (0, "The mark Tasty for bread."),  # item below min_tokens: not checked
     ]
     decontaminator, examples, _, counts = _decontaminate(benchmark_dirs, texts)
     flagged = [bool(e.overlaps) for e in examples]
-    assert flagged == [True, True, True, False, False, False]
+    assert flagged == [True, True, True, False, False, False, False, False]
     assert counts[0].stages["decontamination"].removed == {"contaminated": 2}
     assert counts[1].stages["decontamination"].removed == {"contaminated": 1}
     summary = decontaminator.summary(["a", "b"])
@@ -352,14 +376,88 @@ def test_decontamination_finds_planted_ngrams(benchmark_dirs):
     assert rows[("b", "3-1")]["items_overlapped"] == 1
     tasks = {t["task"]: t for t in summary["tasks"]}
     assert tasks["abercrombie"]["unchecked_items"] == 1
-    assert tasks["3-1"]["template_ngrams"] > 0
+    assert tasks["3-1"]["unchecked_items"] == 1  # six words
+    assert decontaminator.index.item_ngrams[2] == 14  # contract_qa 0 (the answer is too short)
+
+
+def test_decontamination_thresholds_are_settings(benchmark_dirs):
+    texts = [(0, f"Summarise: {PLANTED}, says clause 9.")]  # shares 6 of 14 13-grams
+    for settings, flagged in (
+        ({}, False),
+        ({"min_shared": 6}, True),
+        ({"min_shared": 7}, False),
+        ({"min_coverage": 0.4}, True),
+        ({"min_coverage": 0.45}, False),
+    ):
+        _, examples, _, _ = _decontaminate(benchmark_dirs, texts, **settings)
+        assert bool(examples[0].overlaps) is flagged, settings
 
 
 def test_decontamination_can_only_report(benchmark_dirs):
-    texts = [(0, f"Quote: {PLANTED}."), (1, "unrelated text")]
+    texts = [(0, f"Quote: {ITEM}"), (1, "unrelated text")]
     decontaminator, examples, kept, _ = _decontaminate(benchmark_dirs, texts, remove=False)
     assert len(kept) == 2 and examples[0].overlaps
     assert decontaminator.summary(["a", "b"])["contaminated_tasks"]["legalbench"] == ["contract_qa"]
+
+
+STOCK = "This Agreement shall be governed by and construed in accordance with the laws of the State"
+UNIQUE = [
+    "The licensee may not sublicense the software to any affiliate without prior consent",
+    "Payments are due within forty five days of the invoice date and bear no interest",
+    "Either party may terminate on ninety days notice if the other party becomes insolvent",
+    "The supplier warrants that the goods conform to the specification for twelve months",
+    "Confidential information excludes anything the recipient knew before the disclosure",
+]
+
+
+@pytest.fixture
+def stock_dirs(tmp_path):
+    """Five items in three tasks end in the same stock clause; one item is only that clause.
+
+    Two items per task: too few for the clause to be any task's template.
+    """
+    rows = {
+        "cuad_governing_law": [(f"{text}. {STOCK} of Delaware.", "Yes") for text in UNIQUE[:2]],
+        "cuad_notice": [(f"{text}. {STOCK} of Ohio.", "No") for text in UNIQUE[2:4]],
+        "contract_qa": [(f"{UNIQUE[4]}. {STOCK} of Ohio.", "No"), (f"{STOCK}.", "Yes")],
+    }
+    legalbench = write_legalbench(tmp_path / "legalbench", rows)
+    lawbench = write_lawbench(tmp_path / "lawbench", {"3-1": []})
+    return legalbench, lawbench
+
+
+def test_a_stock_phrase_alone_never_triggers(stock_dirs):
+    texts = [
+        (0, f"{STOCK}."),  # the whole of contract_qa item 1
+        (0, " ".join([f"{STOCK} of Delaware."] * 10)),
+        (1, f"Clause: {UNIQUE[0]}. {STOCK} of Delaware. Answer: Yes"),  # cuad item 0, whole
+    ]
+    decontaminator, examples, _, _ = _decontaminate(stock_dirs, texts, stop_texts=4)
+    assert [bool(e.overlaps) for e in examples] == [False, False, True]
+    assert [decontaminator.items[i].item for i in examples[2].overlaps] == ["0"]
+    assert decontaminator.index.stop_list > 0
+    tasks = {t["task"]: t for t in decontaminator.summary(["a", "b"])["tasks"]}
+    assert tasks["contract_qa"]["stoplisted_items"] == 1  # item 1: nothing left to match
+    assert tasks["contract_qa"]["stoplisted_ngrams"] > 0
+    # Without the stop list the stock clause is item 1's content, and any copy of it counts.
+    _, examples, _, _ = _decontaminate(stock_dirs, texts, stop_texts=None)
+    assert [bool(e.overlaps) for e in examples] == [True, True, True]
+    assert [decontaminator.items[i].task for i in examples[1].overlaps] == ["contract_qa"]
+
+
+def test_a_passage_reused_by_many_items_is_not_stock(tmp_path):
+    # LegalBench labels one supply-chain statement for ten tasks: one text, not stock phrasing.
+    statement = " ".join(UNIQUE)
+    rows = {f"supply_chain_disclosure_{i}": [(statement, "Yes")] for i in range(6)}
+    dirs = (
+        write_legalbench(tmp_path / "legalbench", rows),
+        write_lawbench(tmp_path / "lb", {"3-1": []}),
+    )
+    decontaminator, examples, _, _ = _decontaminate(
+        dirs, [(0, f"Statement: {statement}")], stop_texts=4
+    )
+    assert decontaminator.index.stop_list == 0
+    assert len(examples[0].overlaps) == 6
 
 
 def test_decontamination_on_the_shared_benchmarks(shared_data):
@@ -381,8 +479,8 @@ def test_decontamination_on_the_shared_benchmarks(shared_data):
     words = row["text"].split()
     examples = _examples(
         [
-            (0, "Context: " + " ".join(words[2:17]) + " ..."),
-            (0, "训练数据：" + lawbench_item["question"][2:20]),
+            (0, "Context: " + " ".join(words[2:40]) + " ..."),  # 38 words: 26 13-grams
+            (0, "训练数据：" + lawbench_item["question"]),
             (0, "An instruction about something else entirely, with no benchmark text in it."),
         ]
     )
@@ -397,7 +495,7 @@ def test_decontamination_on_the_shared_benchmarks(shared_data):
 
 
 def test_contaminated_tasks_from_a_report(tmp_path, benchmark_dirs):
-    decontaminator, *_ = _decontaminate(benchmark_dirs, [(0, f"Quote: {PLANTED}."), (1, "x")])
+    decontaminator, *_ = _decontaminate(benchmark_dirs, [(0, f"Quote: {ITEM}"), (1, "x")])
     counts = SourceCounts("a")
     counts.stage("read")
     report = {

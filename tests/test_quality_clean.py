@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from flawn.cli import main
-from flawn.quality.text import tokenize
+from flawn.quality.units import units
 
 # A sentence of the bundled LawInstruct sample (contract clauses), planted in a LegalBench-
 # shaped test split so that decontamination has something to find in demo.general_plus_legal.
@@ -45,14 +45,19 @@ def _write_benchmarks(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
 
 
 def _expected_overlaps(ngram: int = 13) -> dict[str, int]:
-    """Per sample task, records sharing a 13-gram with PLANTED (an independent count)."""
+    """Per sample task, records overlapping PLANTED's item (an independent count).
+
+    The item has fewer than ``min_shared`` (10) 13-grams, so a record overlaps it when it
+    holds at least 0.8 of them (``min_coverage``); no 13-gram of two items is a stop word.
+    """
     import seqio
 
     from flawn.quality.example import FORMATS
     from flawn.quality.sources import mixture_sources
 
-    tokens = tokenize(PLANTED)
+    tokens = units(PLANTED)
     grams = {tuple(tokens[i : i + ngram]) for i in range(len(tokens) - ngram + 1)}
+    assert len(grams) < 10
     counts = {}
     _, sources = mixture_sources("demo.general_plus_legal")
     for source in sources:
@@ -60,10 +65,9 @@ def _expected_overlaps(ngram: int = 13) -> dict[str, int]:
         found = 0
         for path in seqio.get_mixture_or_task(source.task).source.list_shards("train"):
             for record in fmt.read(path, "error"):
-                words = tokenize(fmt.prompt(record)) + tokenize(fmt.answer(record))
-                found += any(
-                    tuple(words[i : i + ngram]) in grams for i in range(len(words) - ngram + 1)
-                )
+                words = units(fmt.prompt(record)) + units(fmt.answer(record))
+                shared = {tuple(words[i : i + ngram]) for i in range(len(words) - ngram + 1)}
+                found += len(shared & grams) >= 0.8 * len(grams)
         counts[source.task] = found
     return counts
 
@@ -98,6 +102,10 @@ def test_clean_demo_mixture_through_the_cli(tmp_path, capsys):
         str(legalbench),
         "--lawbench-dir",
         str(lawbench),
+        "--stop-texts",  # not the defaults (the fixture's item has fewer than 10 13-grams)
+        "5",
+        "--min-shared",
+        "12",
         "--out",
         str(tmp_path / "out"),
         "--quiet",
@@ -109,6 +117,8 @@ def test_clean_demo_mixture_through_the_cli(tmp_path, capsys):
     assert folder.name.startswith("demo.general_plus_legal-")
     assert "legalbench: 1 task(s) overlap the input data: contract_qa" in out
     report = json.loads((folder / "report.json").read_text())
+    settings = report["settings"]["decontamination"]
+    assert [settings[k] for k in ("stop_texts", "min_shared", "min_coverage")] == [5, 12, 0.8]
     assert report["filter_order"] == [
         "read",
         "decontamination",

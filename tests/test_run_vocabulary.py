@@ -64,10 +64,13 @@ def test_a_run_records_its_vocabulary_and_it_is_part_of_the_id():
     assert recorded["path"] == os.path.abspath(paths.SAMPLE_VOCAB)
     assert (recorded["pieces"], recorded["extra_ids"]) == (SAMPLE_PIECES, 100)
     assert len(recorded["sha256"]) == 64 and recorded["requested"] is None
-    moved = dataclasses.replace(spec, vocabulary_model={**recorded, "path": "/elsewhere.model"})
-    assert moved.run_id == spec.run_id  # where the file lies is not what is trained
+    # The sample vocabulary keeps the ids runs had before it was recorded.
+    assert dataclasses.replace(spec, vocabulary_model=None).run_id == spec.run_id
     other = dataclasses.replace(spec, vocabulary_model={**recorded, "sha256": "0" * 64})
     assert other.run_id != spec.run_id
+    moved = dataclasses.replace(other, vocabulary_model={**other.vocabulary_model, "path": "/x"})
+    assert moved.run_id == other.run_id  # where the file lies is not what is trained
+    assert other.legacy_run_id() == spec.legacy_run_id()  # older ids had no vocabulary
     back = type(spec).from_json(json.loads(json.dumps(spec.to_json())))  # spec.json keeps it
     assert back.vocabulary_model == recorded and back.run_id == spec.run_id
 

@@ -198,13 +198,19 @@ def _readme_analysis_commands() -> list[str]:
 def test_readme_analysis_commands_and_the_notebook_run_on_a_demo_shaped_sweep(sweep, tmp_path):
     """The README's analysis commands, as written, and analysis/compare_mixtures.ipynb.
 
-    The sweep is the demo's (same mixtures and baseline, fewer steps, plus a run that
-    failed); ``runs/demo`` in a scratch folder points at it.
+    The sweep is the demo's (same mixtures and baseline, fewer steps, plus a third
+    mixture); ``runs/demo`` in a scratch folder points at it.
     """
     import nbclient
     import nbformat
 
     from flawn import paths
+
+    if any(row["status"] != "finished" for row in status_rows(sweep["plan"])):
+        # Run alone, the fixture's broken run is still failed, and `flawn analyze` would stop
+        # and name it (tests/test_analysis_coverage.py): mend it, as the first test does.
+        sweep["marker"].unlink(missing_ok=True)
+        launch(sweep["plan"], echo=sweep["lines"].append)
 
     repo = paths.PACKAGE_DIR.parent
     (tmp_path / "runs").mkdir()

@@ -106,6 +106,20 @@ def test_run_id_ignores_binding_order_and_tracks_what_is_trained():
     assert a.model["emb_dim"] == 128
 
 
+def test_run_id_is_the_same_on_either_backend_and_older_ids_still_load():
+    from flawn.runs import RunSpec
+
+    local = resolve_run(_sweep(), _point(), backend="local")
+    t5x = resolve_run(_sweep(), _point(), backend="t5x")
+    assert local.run_id == t5x.run_id and local.backend != t5x.backend
+    assert local.legacy_run_id() != t5x.legacy_run_id()  # ids once differed by backend
+    # A spec.json written when the id included the backend is read back, not refused.
+    old = {**t5x.to_json(), "run_id": t5x.legacy_run_id()}
+    assert RunSpec.from_json(old).run_id == t5x.run_id
+    with pytest.raises(ValueError, match="edited"):
+        RunSpec.from_json({**old, "run_id": "0123456789ab"})
+
+
 def test_run_id_changes_when_a_mixtures_rates_change():
     def register(weight):
         for name in ("test_rates.mix",):
@@ -214,3 +228,36 @@ def test_plan_lists_runs_costs_and_data_plans(tmp_path):
     assert data["total"]["hours"] == pytest.approx(data["total"]["flops"] / (275e12 * 0.4) / 3600)
     text = format_plan(plan, "tpu_v4", 0.4)
     assert "Plan for demo.general_plus_legal" in text and "TPU v4" in text
+
+
+def test_status_names_the_current_id_of_a_run_whose_id_included_the_backend(tmp_path):
+    from flawn.runs.manifest import Manifest
+    from flawn.sweeps.launcher import orphan_rows
+
+    plan = plan_sweep("experiments/demo.gin", output_dir=tmp_path, strict=False)
+    run = plan.runs[0]
+    legacy = run.spec.legacy_run_id("t5x")
+    Manifest(plan.sweep_dir).update(**{legacy: {"name": run.spec.name, "status": "finished"}})
+    (row,) = orphan_rows(plan)
+    assert row["run id"] == legacy and row["note"].startswith(f"now {run.spec.run_id}")
+
+
+def test_the_launch_hint_names_the_sweep_as_launched_whatever_the_backend():
+    import argparse
+    import shlex
+
+    from flawn.cli.sweep import _same_sweep
+
+    args = argparse.Namespace(experiment="experiments/demo.gin", output_dir="/tmp/r", backend="t5x")
+    hint = _same_sweep("status", args, ["Sweep.seeds = [0, 1]"])
+    assert shlex.split(hint) == [
+        "flawn",
+        "sweep",
+        "status",
+        "experiments/demo.gin",
+        "--output-dir",
+        "/tmp/r",
+        "--gin_bindings=Sweep.seeds = [0, 1]",
+    ]
+    default = argparse.Namespace(experiment="experiments/demo.gin", output_dir="runs")
+    assert _same_sweep("status", default, []) == "flawn sweep status experiments/demo.gin"

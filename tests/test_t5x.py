@@ -258,7 +258,74 @@ def test_validate_names_the_install_when_t5x_is_missing(tmp_path):
     fake.chmod(0o755)
     with pytest.raises(ConfigError, match="FLAWN_T5X_PYTHON") as err:
         check_t5x_importable(os.fspath(fake))
-    assert "No module named 't5x'" in str(err.value) and "T5X's README" in str(err.value)
+    assert "No module named 't5x'" in str(err.value)
+    assert 'section "Training on TPU pods with T5X"' in str(err.value)
+
+
+def _python_without_t5x(folder) -> str:
+    """This interpreter without site-packages: never has T5X, whatever is installed here."""
+    fake = folder / "python-without-site"
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    fake.chmod(0o755)
+    return os.fspath(fake)
+
+
+def _clone_top_folder(parent):
+    """What ``git clone .../t5x`` leaves: t5x/ with setup.py and t5x/t5x/, no __init__.py."""
+    (parent / "t5x" / "t5x").mkdir(parents=True)
+    (parent / "t5x" / "setup.py").write_text("")
+    return parent / "t5x"
+
+
+def test_launch_sh_does_not_import_t5x_from_the_current_folder(tiny_run, tmp_path):
+    """A T5X clone where launch.sh starts is not the t5x package (it was: TypeError NoneType)."""
+    _clone_top_folder(tmp_path)
+    result = subprocess.run(
+        ["bash", os.fspath(tiny_run.t5x_dir / "launch.sh"), "train"],
+        env={**os.environ, "FLAWN_T5X_PYTHON": _python_without_t5x(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "TypeError" not in result.stderr
+    assert "cannot import t5x (ModuleNotFoundError: No module named 't5x')" in result.stderr
+
+
+def test_launch_sh_names_a_t5x_clone_on_the_path(tiny_run, tmp_path):
+    clone = _clone_top_folder(tmp_path / "src")
+    result = subprocess.run(
+        ["bash", os.fspath(tiny_run.t5x_dir / "launch.sh"), "train"],
+        env={
+            **os.environ,
+            "FLAWN_T5X_PYTHON": _python_without_t5x(tmp_path),
+            "PYTHONPATH": os.fspath(clone.parent),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"it finds only {clone}, the top folder of a T5X clone" in result.stderr
+    assert "run from a folder without a t5x/ entry" in result.stderr
+
+
+def test_the_import_check_does_not_look_in_the_current_folder(tmp_path, monkeypatch):
+    _clone_top_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"No module named 't5x'\)"):
+        check_t5x_importable(_python_without_t5x(tmp_path))
+
+
+def test_the_install_hint_is_the_readmes_recipe():
+    from flawn import paths
+    from flawn.t5x.install import INSTALL_HINT
+
+    readme = (paths.PACKAGE_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Training on TPU pods with T5X") :]
+    section = section[: section.index("\n## ")]
+    clone = "cd ~ && git clone https://github.com/google-research/t5x"
+    assert clone in INSTALL_HINT and clone in section
+    assert "FLAWN_T5X_PYTHON=" in INSTALL_HINT and "export FLAWN_T5X_PYTHON=" in section
 
 
 def test_progress_lines_become_flawn_steps():
@@ -504,6 +571,21 @@ def test_scoring_refuses_predictions_of_other_rows(tiny_run):
         score_run(tiny_run, force=True)
 
 
+def test_new_predictions_of_the_same_checkpoint_are_scored_again(tiny_run):
+    """A new t5x.infer (pod.sh infer) has the same eval id: scoring keys on the predictions."""
+    from flawn.t5x.score import score_run
+
+    _write_predictions(tiny_run)
+    (first,) = score_run(tiny_run, force=True)
+    assert all(r["score"] == 1.0 for r in first.rows)
+    (same,) = score_run(tiny_run)
+    assert same.reused  # the same predictions: nothing to do
+    _write_predictions(tiny_run, lambda gold, i: gold + "x")
+    (new,) = score_run(tiny_run)
+    assert not new.reused and new.eval_id == first.eval_id
+    assert all(r["score"] == 0.0 for r in new.rows)
+
+
 # -- with T5X --------------------------------------------------------------------------------
 _PARSE_WITH_T5X = """
 import sys, importlib
@@ -566,6 +648,7 @@ def test_launch_sh_trains_infers_and_scores_with_real_t5x(tmp_path):
     result = subprocess.run(
         ["bash", os.fspath(run_dir.t5x_dir / "launch.sh")],
         env=env,
+        cwd=run_dir.path,  # where pod.sh starts it: its t5x/ folder must not shadow T5X
         capture_output=True,
         text=True,
         timeout=3000,

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from flawn.analysis import coverage
 from flawn.analysis.compare import Comparison, compare
 from flawn.analysis.loading import load_examples, load_task_scores, load_wandb_export, run_folders
 
@@ -52,6 +53,8 @@ class Analysis:
         examples: The per-example rows (None when only exports were given).
         files: What was written, by kind.
         markdown: The report's tables as Markdown (what the CLI prints).
+        missing: Runs left out for want of a current evaluation (only with
+            ``allow_missing``; listed in the report and the table notes).
     """
 
     comparisons: list[Comparison]
@@ -59,6 +62,7 @@ class Analysis:
     examples: pd.DataFrame | None
     files: dict[str, list[pathlib.Path]]
     markdown: str
+    missing: list[coverage.MissingRun] = dataclasses.field(default_factory=list)
 
 
 def split_sources(sources: Sequence[str | os.PathLike]) -> tuple[list[str], list[str], list[str]]:
@@ -177,7 +181,7 @@ def _plots(comparisons, tasks, folders, out: pathlib.Path, label: str) -> list[p
         return written
     tasks_level = deltas[deltas["level"] == "task"].copy()
     for key, rows in tasks_level.groupby([c for c in deltas if c.startswith("group.")] or "kind"):
-        rows = rows.assign(significant=rows["p_holm"] < 0.05) if "p_holm" in rows else rows
+        # p_holm (and the test column) give plot_forest its "significant" and its wording
         name = _slug(
             f"forest-{label}-{'-'.join(map(str, key if isinstance(key, tuple) else (key,)))}"
         )
@@ -246,6 +250,7 @@ def analyze(
     plots: bool = True,
     cards: bool = True,
     contamination: Sequence[str | os.PathLike] = (),
+    allow_missing: bool = False,
 ) -> Analysis:
     """Loads sweeps, compares conditions with the baseline, and writes the report.
 
@@ -266,9 +271,16 @@ def analyze(
         contamination: Decontamination reports of ``flawn data clean``: the
             benchmark tasks they found overlapping join the LegalBench view of
             tasks the training data has seen, leaving the held-out view.
+        allow_missing: Analyse without the runs that lack a current
+            evaluation (as ``flawn sweep status`` decides it) and list them in
+            the report and the table notes, instead of refusing.
 
     Returns:
         The :class:`Analysis`.
+
+    Raises:
+        coverage.MissingEvaluations: If a run lacks a current evaluation
+            (unless ``allow_missing``) or the baseline has none at all.
     """
     from flawn.analysis import tables
     from flawn.analysis.cards import log_card_to_wandb, run_card
@@ -277,16 +289,37 @@ def analyze(
     axis, value = parse_baseline(baseline, condition, folders)
     frames = [load_wandb_export(e) for e in exports]
     examples = None
+    missing: list[coverage.MissingRun] = []
     if folders:
-        frames.append(load_task_scores(folders, suite, mode))
+        try:
+            frames.append(load_task_scores(folders, suite, mode))
+        except FileNotFoundError as nothing:
+            # every run lacks one: say which, and the baseline's first
+            missing = coverage.missing_runs(folders, set(), suite, mode)
+            coverage.check_missing(missing, axis, value, False, allow_missing)
+            raise nothing
         examples = load_examples(folders, suite, mode)
     task_rows = pd.concat(frames, ignore_index=True)
     if suite:
         task_rows = task_rows[task_rows["suite"] == suite]
     if mode:
         task_rows = task_rows[task_rows["mode"] == mode]
+    if folders:
+        missing = coverage.missing_runs(folders, set(task_rows["run_id"].astype(str)), suite, mode)
+        current = task_rows[~task_rows["run_id"].astype(str).isin({m.run_id for m in missing})]
+        coverage.check_missing(
+            missing, axis, value, _has_value(current, axis, value), allow_missing
+        )
     rules = _contamination_rules(task_rows, contamination)
     comparisons = compare(task_rows, examples, axis, value, n_resamples, level, seed, rules)
+    for comparison in comparisons:
+        present = set(task_rows.loc[task_rows["eval_key"] == comparison.eval_key, "run_id"])
+        mine = [m for m in missing if m.concerns(comparison.suite) and m.run_id not in present]
+        if mine:
+            comparison.notes.append(
+                f"left out for want of a current evaluation: {len(mine)} run(s) "
+                f"({coverage.named(mine)}; see the report)"
+            )
     out = pathlib.Path(out)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     files: dict[str, list[pathlib.Path]] = {"tables": [], "plots": [], "cards": [], "data": []}
@@ -324,6 +357,8 @@ def analyze(
             )
             files["plots"] += written
             sections.append(("Training curves", "![training loss](plots/training-loss.png)"))
+    if missing:
+        sections.append(("Runs without a current evaluation", _missing_table(missing)))
     if ignored:
         sections.append(("Ignored inputs", "Not run folders or W&B exports: " + ", ".join(ignored)))
     comparisons_frame(comparisons).to_parquet(out / "comparisons.parquet", index=False)
@@ -352,4 +387,28 @@ def analyze(
 
     report = write_report(out / "report.md", "Analysis", sections)
     files["report"] = [report]
-    return Analysis(comparisons, task_rows, examples, files, "\n\n".join(printed))
+    return Analysis(comparisons, task_rows, examples, files, "\n\n".join(printed), missing)
+
+
+def _has_value(rows: pd.DataFrame, axis: str, value: Any) -> bool:
+    """Whether some row has ``value`` on the condition axis."""
+    for column in (f"axis.{axis}", axis):
+        if column in rows.columns:
+            return bool((rows[column].astype(str) == str(value)).any())
+    return False
+
+
+def _missing_table(missing: Sequence[coverage.MissingRun]) -> str:
+    """The runs left out, as Markdown (``--allow-missing``)."""
+    lines = [
+        "Analysed without these runs (`--allow-missing`): the evaluations their sweep asks "
+        "for are not in the tables above (an older evaluation, made with other settings, "
+        "appears only in the table of those settings). `flawn sweep status` shows the same.",
+        "",
+        "| run id | run | status | requested evaluations finished | folder |",
+        "|---|---|---|---|---|",
+    ]
+    for m in missing:
+        done = "none found" if m.requested is None else f"{m.done}/{m.requested}"
+        lines.append(f"| `{m.run_id}` | {m.name} | {m.status} | {done} | `{m.folder}` |")
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ import pandas as pd
 from flawn.analysis import stats
 from flawn.analysis.compare import ExampleValues, bootstrap_official, level_weights, task_matrices
 from flawn.analysis.rules import rule_for_suite
+from flawn.analysis.tables import DAGGER, DEGENERATE_NOTE
 
 #: Per-stage file where the data readers record read / kept / skipped counts per file.
 BAD_RECORDS_FILE = "bad_records.json"
@@ -49,7 +50,9 @@ def run_scores(
         seed: Seed of the resampling.
 
     Returns:
-        Columns suite, mode, level, name, score, lo, hi (on the rule's scale).
+        Columns suite, mode, level, name, score, lo, hi (on the rule's scale)
+        and degenerate (a zero-width interval, see
+        :func:`flawn.analysis.stats.zero_width`).
     """
     out = []
     for (suite, mode), rows in tasks.groupby(["suite", "mode"], sort=False, observed=True):
@@ -81,6 +84,7 @@ def run_scores(
                     "score": point[i] * rule.scale,
                     "lo": lo[i] * rule.scale,
                     "hi": hi[i] * rule.scale,
+                    "degenerate": bool(stats.zero_width(lo[i], hi[i])),
                 }
             )
     return pd.DataFrame(out)
@@ -188,10 +192,15 @@ def run_card(
             lines += [f"### {suite} · {mode}", "", "| level | name | score | 95% interval |"]
             lines.append("|---|---|---:|---|")
             for r in rows.itertuples(index=False):
+                flat = DAGGER if r.degenerate else ""
                 lines.append(
-                    f"| {r.level} | {r.name} | {_fmt(r.score)} | [{_fmt(r.lo)}, {_fmt(r.hi)}] |"
+                    f"| {r.level} | {r.name} | {_fmt(r.score)} | "
+                    f"[{_fmt(r.lo)}, {_fmt(r.hi)}]{flat} |"
                 )
-            lines += ["", rule.describe(), ""]
+            lines += ["", rule.describe()]
+            if rows["degenerate"].any():
+                lines.append(DEGENERATE_NOTE)
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -56,15 +56,20 @@ class Comparison:
         baseline: The baseline's value on it.
         rule: The benchmark's aggregation rule.
         scores: One row per condition x (level, name): ``score``, ``lo``, ``hi``
-            (the condition's own interval), ``n_seeds``, ``seed_sd`` (standard
-            deviation of its seeds' scores); levels are ``task``,
-            ``group``, ``overall`` and ``view``. Scores are on the rule's scale.
+            (the condition's own interval), ``degenerate`` (the interval has
+            zero width, see :func:`flawn.analysis.stats.zero_width`),
+            ``n_seeds``, ``seed_sd`` (standard deviation of its seeds'
+            scores); levels are ``task``, ``group``, ``overall`` and ``view``.
+            Scores are on the rule's scale.
         deltas: One row per non-baseline condition x (level, name): ``score``,
-            ``baseline_score``, ``delta``, ``lo``, ``hi``; for tasks also
-            ``test``, ``p_value``, ``p_holm``, ``p_bh``.
+            ``baseline_score``, ``delta``, ``lo``, ``hi``, ``degenerate``; for
+            tasks also ``test``, ``p_value``, ``p_holm``, ``p_bh``.
         notes: What a reader must know about these numbers.
         level: The intervals' confidence level.
         n_resamples: Bootstrap resamples (0 when there were no per-example rows).
+        stratified: The tasks whose examples were resampled within gold
+            classes (those scored by balanced accuracy); the others were
+            resampled as a whole.
     """
 
     suite: str
@@ -80,6 +85,7 @@ class Comparison:
     notes: list[str]
     level: float = 0.95
     n_resamples: int = 0
+    stratified: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -387,6 +393,7 @@ def _compare_group(
         else:
             lo = hi = np.full(len(conditions), np.nan)
             dlo = dhi = np.full(len(conditions) - 1, np.nan)
+        flat, dflat = stats.zero_width(lo, hi), stats.zero_width(dlo, dhi)
         for ci, cond in enumerate(conditions):
             per_seed = point_runs[li, seeds_of[ci]]
             score_rows.append(
@@ -397,6 +404,7 @@ def _compare_group(
                     "score": point_cond[ci] * alpha_scale,
                     "lo": lo[ci] * alpha_scale,
                     "hi": hi[ci] * alpha_scale,
+                    "degenerate": bool(flat[ci]),
                     "n_seeds": len(seeds_of[ci]),
                     # the spread of the seeds' own scores (NaN for one seed)
                     "seed_sd": (per_seed.std(ddof=1) if len(per_seed) > 1 else np.nan)
@@ -415,6 +423,7 @@ def _compare_group(
                     "delta": (point_cond[ci] - point_cond[0]) * alpha_scale,
                     "lo": dlo[ci - 1] * alpha_scale,
                     "hi": dhi[ci - 1] * alpha_scale,
+                    "degenerate": bool(dflat[ci - 1]),
                 }
             )
     deltas = pd.DataFrame(delta_rows)
@@ -440,6 +449,9 @@ def _compare_group(
         notes=notes,
         level=level,
         n_resamples=n_resamples if boot_tasks is not None else 0,
+        stratified=[m.task for m in matrices if m.strata is not None]
+        if boot_tasks is not None
+        else [],
     )
 
 

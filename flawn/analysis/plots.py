@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from flawn.analysis import stats
 from flawn.analysis.curves import stage_boundaries
 
 #: Resolution of the PNG files written by :func:`save_figure`.
@@ -27,6 +29,8 @@ OVERALL = "overall"
 #: Inches per task row of a forest plot, and the tallest forest plot (160 tasks fit).
 _FOREST_ROW_INCHES = 0.17
 _FOREST_MAX_INCHES = 30.0
+#: Inches added below a forest plot for its legend (which names the test and correction).
+_FOREST_LEGEND_INCHES = 0.9
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -172,35 +176,66 @@ def plot_scaling(scores: pd.DataFrame, size_order: Sequence[str]) -> Figure:
     return fig
 
 
-def plot_forest(deltas: pd.DataFrame) -> Figure:
+def plot_forest(
+    deltas: pd.DataFrame,
+    significance: str | None = None,
+    method: str = "holm",
+    alpha: float = stats.SIGNIFICANCE_LEVEL,
+) -> Figure:
     """Per-task Δ with intervals, tasks as rows sorted by Δ, one panel per condition.
 
     Args:
         deltas: Columns ``name`` (task), ``delta``, ``lo``, ``hi``; optional
-            ``significant`` (bool, after multiple-testing correction),
-            ``condition`` and ``baseline``. One row per (condition, task).
+            ``condition`` and ``baseline``; for significance either
+            ``p_<method>`` (adjusted p-values, e.g. ``p_holm`` of
+            :func:`flawn.analysis.compare.compare`) with optional ``test``, or
+            a boolean ``significant`` column with ``significance`` saying what
+            it means. One row per (condition, task).
+        significance: What ``significant`` means (test and correction); with
+            ``p_<method>`` it is :func:`flawn.analysis.stats.significance_rule`
+            of the ``test`` column.
+        method: The correction whose adjusted p-values decide significance.
+        alpha: The significance level.
 
     Returns:
         Rows ordered by the mean Δ over conditions (largest on top), the same
         in every panel, and a shared x axis, so panels compare; significant
-        tasks in red, the others hollow grey.
+        tasks in red, the others hollow grey. The legend, titled with the test
+        and correction, sits below the panels, clear of every row.
+
+    Raises:
+        ValueError: On a ``significant`` column without ``significance``.
     """
     _require(deltas, ["name", "delta", "lo", "hi"], "deltas")
     if "condition" not in deltas.columns:
         deltas = deltas.assign(condition="Δ per task")
     _check_unique(deltas, ["condition", "name"], "deltas")
+    adjusted = f"p_{method}"
+    if "significant" in deltas.columns:
+        if not significance:
+            raise ValueError(
+                "deltas: a 'significant' column needs significance='...' naming the test and "
+                "the correction (flawn.analysis.stats.significance_rule), or give the adjusted "
+                f"p-values ({adjusted!r}) and leave 'significant' out"
+            )
+    elif adjusted in deltas.columns:
+        deltas = deltas.assign(significant=deltas[adjusted] < alpha)
+        tests = deltas["test"] if "test" in deltas.columns else ()
+        significance = significance or stats.significance_rule(tests, method, alpha)
     order = deltas.groupby("name", sort=False)["delta"].mean().sort_values(kind="stable")
     row = {name: i for i, name in enumerate(order.index)}
     conditions = list(dict.fromkeys(deltas["condition"]))
     height = min(_FOREST_MAX_INCHES, max(2.5, 1.2 + _FOREST_ROW_INCHES * len(row)))
-    fig = _figure(1.5 + 3.5 * len(conditions), height)
+    width = 1.5 + 3.5 * len(conditions)
+    legend = "significant" in deltas.columns
+    fig = _figure(width, height + (_FOREST_LEGEND_INCHES if legend else 0.0))
     axes = fig.subplots(1, len(conditions), sharex=True, sharey=True, squeeze=False).ravel()
     for ax, condition in zip(axes, conditions, strict=True):
         panel = deltas[deltas["condition"] == condition]
-        significant = panel["significant"].eq(True) if "significant" in panel else None
-        if significant is None:
+        if not legend:
             _forest_points(ax, panel, row, color="C0", label=None)
         else:
+            significant = panel["significant"].eq(True)
             _forest_points(ax, panel[significant], row, color="C3", label="significant")
             _forest_points(ax, panel[~significant], row, color="grey", label="not significant")
         ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
@@ -209,8 +244,22 @@ def plot_forest(deltas: pd.DataFrame) -> Figure:
     axes[0].set_yticks(range(len(row)), [str(n) for n in row])
     axes[0].tick_params(axis="y", labelsize=8 if len(row) <= 60 else 6)
     axes[0].set_ylim(-0.7, len(row) - 0.3)
-    if "significant" in deltas.columns:
-        axes[0].legend(fontsize="small", loc="lower right")
+    if legend:
+        # One legend for all panels, outside them (constrained layout keeps room for it),
+        # so it never covers a row; its title says what "significant" means.
+        entries = {}
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(label, handle)
+        fig.legend(
+            entries.values(),
+            entries.keys(),
+            loc="outside lower center",
+            ncols=2,
+            fontsize="small",
+            title=textwrap.fill(significance, max(40, int(width * 12))),
+            title_fontsize="small",
+        )
     fig.suptitle(f"Per-task Δ vs {_baseline(deltas)} ({len(row)} tasks)")
     return fig
 

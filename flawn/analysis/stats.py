@@ -30,6 +30,15 @@ _CHUNK_ELEMENTS = 1 << 22
 
 #: Names accepted by :func:`adjust_p_values` and the statsmodels method behind each.
 _ADJUSTMENTS = {"holm": "holm", "bh": "fdr_bh"}
+#: How tables and plots name the adjustments of :func:`adjust_p_values`.
+ADJUSTMENT_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+#: How tables and plots name the tests of :func:`paired_test`, and when each is used.
+TEST_NAMES = {
+    "mcnemar_exact": ("McNemar's exact test", "on 0/1 items"),
+    "wilcoxon": ("Wilcoxon signed-rank test", "on other values"),
+}
+#: Adjusted p-values below this make a difference "significant" in tables and plots.
+SIGNIFICANCE_LEVEL = 0.05
 
 
 @dataclasses.dataclass
@@ -255,6 +264,26 @@ def percentile_interval(
     return lo, hi
 
 
+def zero_width(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Which intervals are degenerate: zero width (NaN intervals are not).
+
+    A percentile bootstrap interval has zero width when (nearly) every
+    resample gives the same value, e.g. when, within every stratum, each
+    example's value (or, for a difference, each paired difference) is the
+    same: a class all right or all wrong in every run. It shows that
+    resampling could not vary the score, not that the score is certain.
+
+    Args:
+        lo: Lower ends.
+        hi: Upper ends, the same shape.
+
+    Returns:
+        Booleans of that shape.
+    """
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    return np.isclose(lo, hi, rtol=0.0, atol=1e-12) & ~np.isnan(lo) & ~np.isnan(hi)
+
+
 @dataclasses.dataclass(frozen=True)
 class McNemarResult:
     """Outcome of an exact McNemar test.
@@ -365,3 +394,37 @@ def adjust_p_values(p_values: Sequence[float], method: str) -> np.ndarray:
     if tested.any():
         out[tested] = multipletests(p[tested], method=_ADJUSTMENTS[method])[1]
     return out
+
+
+def significance_rule(
+    tests: Sequence[str] = (), method: str = "holm", alpha: float = SIGNIFICANCE_LEVEL
+) -> str:
+    """What "significant" means in a table or plot: the test and the correction.
+
+    Args:
+        tests: The tests used (names :func:`paired_test` returns), e.g. a
+            column of per-task results; repeats are fine.
+        method: The adjustment (see :func:`adjust_p_values`).
+        alpha: The significance level.
+
+    Returns:
+        E.g. ``significant = Holm-adjusted p < 0.05 (McNemar's exact test per
+        task, Holm correction across the tasks of each condition)``.
+    """
+    if method not in ADJUSTMENT_NAMES:
+        raise ValueError(f"unknown adjustment {method!r}; known: {sorted(ADJUSTMENT_NAMES)}")
+    used = [t for t in dict.fromkeys(tests) if isinstance(t, str) and t]
+    unknown = sorted(set(used) - set(TEST_NAMES))
+    if unknown:
+        raise ValueError(f"unknown test(s) {unknown}; known: {sorted(TEST_NAMES)}")
+    if len(used) > 1:
+        named = ", ".join(f"{TEST_NAMES[t][0]} {TEST_NAMES[t][1]}" for t in TEST_NAMES if t in used)
+    elif used:
+        named = TEST_NAMES[used[0]][0]
+    else:
+        named = "a paired test"
+    correction = ADJUSTMENT_NAMES[method]
+    return (
+        f"significant = {correction}-adjusted p < {alpha:g} ({named} per task, "
+        f"{correction} correction across the tasks of each condition)"
+    )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flawn.analysis.analyze import Analysis, analyze
+from flawn.analysis.coverage import MissingEvaluations
 from flawn.analysis.report import write_report
 from flawn.runs.manifest import Manifest
 
@@ -21,10 +22,14 @@ from flawn.runs.manifest import Manifest
 def analyze_sweep(
     run_dirs: Sequence[os.PathLike], condition: str, baseline: Any, out: os.PathLike
 ) -> Analysis | None:
-    """Analyses a sweep's finished evaluations; None while the baseline has none."""
+    """Analyses a sweep's finished evaluations; None while the baseline has none.
+
+    Runs without a current evaluation (failed ones, say) are left out and
+    listed in the analysis; the sweep report's run table says why.
+    """
     try:
-        return analyze(list(run_dirs), out, baseline=f"{condition}={baseline}")
-    except (FileNotFoundError, KeyError):
+        return analyze(list(run_dirs), out, baseline=f"{condition}={baseline}", allow_missing=True)
+    except (FileNotFoundError, KeyError, MissingEvaluations):
         return None
 
 

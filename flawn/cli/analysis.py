@@ -36,7 +36,10 @@ def _cmd_deltas(args: argparse.Namespace, gin_files: list[str], bindings: list[s
 
 
 def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
+    import sys
+
     from flawn.analysis.analyze import analyze
+    from flawn.analysis.coverage import named
 
     try:
         result = analyze(
@@ -52,9 +55,16 @@ def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[
             plots=not args.no_plots,
             cards=not args.no_cards,
             contamination=args.contamination or (),
+            allow_missing=args.allow_missing,
         )
     except (ValueError, KeyError) as err:
         raise FlawnError(err.args[0] if err.args else str(err)) from err
+    if result.missing:
+        print(
+            f"warning: {len(result.missing)} run(s) without a current evaluation left out "
+            f"(--allow-missing): {named(result.missing)}; listed in the report",
+            file=sys.stderr,
+        )
     print(result.markdown)
     print(f"\nreport: {result.files['report'][0]}")
     for kind in ("tables", "plots", "cards", "data"):
@@ -106,6 +116,13 @@ def add_parsers(sub) -> None:
         metavar="REPORT",
         help="a `flawn data clean` report (folder or report.json): its overlapping benchmark "
         "tasks leave the held-out view (repeatable)",
+    )
+    analyze.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="analyse without the runs that lack a current evaluation (those `flawn sweep "
+        "status` calls stale, failed, planned, ...) and list them in the report, instead of "
+        "stopping; the baseline still needs one",
     )
     analyze.set_defaults(handler=_cmd_analyze)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from flawn.errors import FlawnError
+from flawn.quality.config import MIN_COVERAGE, MIN_SHARED, STOP_TEXTS
 from flawn.runtime import import_heavy_stack
 
 
@@ -161,6 +162,9 @@ def _cmd_data_clean(args: argparse.Namespace, gin_files: list[str], bindings: li
         decontamination=DecontaminationConfig(
             benchmarks=benchmarks,
             ngram=args.ngram,
+            stop_texts=args.stop_texts or None,
+            min_shared=args.min_shared,
+            min_coverage=args.min_coverage,
             remove=not args.keep_contaminated,
             legalbench_dir=args.legalbench_dir,
             legalbench_data=args.legalbench_data,
@@ -318,7 +322,26 @@ def add_parsers(sub) -> None:
         help="comma-separated: legalbench,lawbench",
     )
     contamination.add_argument(
-        "--ngram", type=int, default=13, help="tokens per n-gram (words; CJK characters) (13)"
+        "--ngram", type=int, default=13, help="words per n-gram (Chinese cut by jieba) (13)"
+    )
+    contamination.add_argument(
+        "--min-shared",
+        type=int,
+        default=MIN_SHARED,
+        help=f"distinct n-grams an example must share with an item ({MIN_SHARED}) ...",
+    )
+    contamination.add_argument(
+        "--min-coverage",
+        type=float,
+        default=MIN_COVERAGE,
+        help=f"... or share of the item's n-grams it must cover ({MIN_COVERAGE})",
+    )
+    contamination.add_argument(
+        "--stop-texts",
+        type=int,
+        default=STOP_TEXTS,
+        help="n-grams in more distinct benchmark texts than this are stock phrasing and "
+        f"not checked ({STOP_TEXTS}; 0: no stop list)",
     )
     contamination.add_argument(
         "--keep-contaminated", action="store_true", help="report overlaps but keep the examples"

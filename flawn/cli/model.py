@@ -1,4 +1,4 @@
-"""``flawn model list|info|export|extend-vocab``: sizes, parameters, FLOPs; export; vocabularies."""
+"""``flawn model list|info|export|import-t5x|extend-vocab``: sizes, FLOPs, conversions."""
 
 from __future__ import annotations
 
@@ -74,6 +74,58 @@ def _cmd_export(args: argparse.Namespace, gin_files: list[str], bindings: list[s
             "  load it with: transformers.T5ForConditionalGeneration.from_pretrained"
             f"({summary['path']!r})"
         )
+    return 0
+
+
+def _cmd_import_t5x(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
+    from flawn.errors import FlawnError
+    from flawn.runtime import import_heavy_stack
+
+    if args.like and (args.size or args.mixture or gin_files or bindings):
+        raise FlawnError(
+            "--like copies that folder's config as it is; give either --like or --size and "
+            "--mixture (with --gin flags)"
+        )
+    if not args.like and not (args.size and args.mixture):
+        raise FlawnError(
+            "say which flawn model the checkpoint is: --size SIZE --mixture NAME (the mixture's "
+            "vocabulary sets the embedding rows), or --like FOLDER (a flawn run or train folder "
+            "of the same model)"
+        )
+    from flawn.t5x.checkpoints import require_t5x_checkpoint
+
+    source = require_t5x_checkpoint(args.checkpoint)  # before the slow imports
+    # The mixture's vocabulary and the configurables in config.gin come from registered tasks.
+    import_heavy_stack()
+    from flawn.t5x.checkpoints import import_config_text, import_t5x_checkpoint, read_t5x_step
+    from flawn.train.checkpoints import train_dir_of
+
+    if args.like:
+        like = train_dir_of(args.like)
+        if not like.config_path.exists():
+            raise FlawnError(f"--like {args.like}: no config.gin (not a flawn run or train folder)")
+        text = like.config_text()
+    else:
+        text = import_config_text(
+            args.size,
+            args.mixture,
+            {"inputs": args.inputs, "targets": args.targets},
+            args.train_steps or max(read_t5x_step(source) or 0, 1),
+            args.batch_size,
+            tuple(gin_files),
+            tuple(bindings),
+        )
+    summary = import_t5x_checkpoint(source, args.out, text)
+    model = summary["model"]
+    print(f"imported T5X checkpoint {summary['source']} (step {summary['step']})")
+    print(
+        f"  as a flawn train folder: {summary['path']} (emb {model.emb_dim}, "
+        f"{model.num_encoder_layers}+{model.num_decoder_layers} layers, "
+        f"mixture {summary['mixture']}; optimizer state starts fresh)"
+    )
+    print(f"  generate:  flawn infer --checkpoint {summary['path']} --input QUESTIONS.jsonl")
+    print(f"  evaluate:  flawn eval run --run-dir {summary['path']}")
+    print(f"  start from it: --gin.INIT={summary['path']!r} (or a sweep's init axis)")
     return 0
 
 
@@ -186,6 +238,39 @@ def add_parsers(sub) -> None:
         help="largest safetensors file of an hf export, e.g. 2GB (default 5GB)",
     )
     export.set_defaults(handler=_cmd_export)
+    imported = actions.add_parser(
+        "import-t5x",
+        help="write a T5X checkpoint as a flawn train folder (infer, eval, a stage's init)",
+        description="Converts a T5X checkpoint_<step> folder (T5X's msgpack+TensorStore layout "
+        "or its orbax layout; read without T5X) into a new flawn train folder OUT: config.gin "
+        "and checkpoints/<step>/ with the parameters and a fresh optimizer state. Say which "
+        "model it is with --size and --mixture (config.gin is then what flawn train writes "
+        "for gin/models/<size>.gin and gin/runs/finetune.gin; more --gin_file and --gin.KEY=VALUE "
+        "flags apply last), or with --like, a flawn run or train folder whose config.gin is "
+        "copied. The parameters must match that model exactly (names and shapes; the mixture's "
+        "vocabulary sets the embedding rows), else nothing is written. The reverse is "
+        "flawn model export --format t5x.",
+    )
+    imported.add_argument("checkpoint", help="a T5X checkpoint_<step> folder (local or gs://)")
+    imported.add_argument("--out", required=True, help="the train folder to create (new or empty)")
+    imported.add_argument("--size", help="the model size, e.g. xl (see flawn model list)")
+    imported.add_argument(
+        "--mixture", help="the seqio mixture or task the model reads, e.g. demo.general_plus_legal"
+    )
+    imported.add_argument(
+        "--like", help="instead of --size/--mixture: a flawn run or train folder of the same model"
+    )
+    imported.add_argument("--inputs", type=int, default=1024, help="input length (default 1024)")
+    imported.add_argument("--targets", type=int, default=256, help="target length (default 256)")
+    imported.add_argument(
+        "--batch-size", type=int, default=128, help="BATCH_SIZE for further training (default 128)"
+    )
+    imported.add_argument(
+        "--train-steps",
+        type=int,
+        help="TRAIN_STEPS for further training with flawn train (default: the checkpoint's step)",
+    )
+    imported.set_defaults(handler=_cmd_import_t5x)
     extend = actions.add_parser(
         "extend-vocab",
         help="add legal terms (LaWGPT) or corpus pieces to a SentencePiece vocabulary",

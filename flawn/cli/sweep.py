@@ -41,7 +41,6 @@ def _print_report(plan) -> None:
     report = write_sweep_report(plan.sweep_dir, plan.sweep.name, analysis, Manifest(plan.sweep_dir))
     from flawn.runs.backend import get_backend
 
-    backend = get_backend(plan.backend)
     print("\nWhere things are:")
     print(f"  report:        {report}")
     if analysis is not None:
@@ -51,9 +50,11 @@ def _print_report(plan) -> None:
     print(f"  manifest:      {Manifest(plan.sweep_dir).path}")
     for run in plan.runs:
         run_dir = plan.run_dir(run)
+        # Where the backend that trained it put them (a run keeps its id on either backend).
+        backend = get_backend(run_dir.read_status().get("backend") or plan.backend)
         print(f"  run {run.spec.name}:")
         print(f"    run folder:  {run_dir.path}  (spec.json, run.json, stages/, eval/, logs/)")
-        print(f"    checkpoints: {backend.checkpoint_location(run_dir)}")
+        print(f"    checkpoints: {backend.checkpoint_location(run_dir)} ({backend.name} backend)")
         wandb_runs = run_dir.wandb_runs()
         if wandb_runs:
             offline = any(p.name.startswith("offline-run-") for p in wandb_runs)
@@ -70,10 +71,25 @@ def _cmd_launch(args: argparse.Namespace, gin_files: list[str], bindings: list[s
     if outcome.failed:
         print(
             f"\n{len(outcome.failed)} run(s) did not finish: {', '.join(outcome.failed)}; "
-            f"see `flawn sweep status {args.experiment}`; launching again reruns only those"
+            f"see `{_same_sweep('status', args, bindings)}`; launching again reruns only those"
         )
         return 1
     return 0
+
+
+def _same_sweep(action: str, args: argparse.Namespace, bindings: list[str]) -> str:
+    """``flawn sweep ACTION`` on the sweep just handled: its output folder and bindings.
+
+    Bindings can change run ids and the output folder is where runs are looked
+    up; the backend is neither, so it is left out.
+    """
+    import shlex
+
+    words = ["flawn", "sweep", action, args.experiment]
+    if os.path.normpath(args.output_dir) != "runs":
+        words += ["--output-dir", args.output_dir]
+    words += [f"--gin_bindings={b}" for b in bindings]
+    return shlex.join(words)
 
 
 def _cmd_demo(args: argparse.Namespace, gin_files: list[str], bindings: list[str]) -> int:
@@ -92,6 +108,20 @@ def _cmd_plan(args: argparse.Namespace, gin_files: list[str], bindings: list[str
         print(plan_as_json(plan, args.target, args.mfu, with_data=not args.no_data))
     else:
         print(format_plan(plan, args.target, args.mfu, with_data=not args.no_data))
+    if args.write:
+        import sys
+
+        from flawn.sweeps.launcher import write_run_files
+
+        # With --format json, stdout stays JSON.
+        out = sys.stderr if args.format == "json" else sys.stdout
+        print(f"\nWriting the run folders of {plan.sweep_dir} (nothing is trained):", file=out)
+        written = write_run_files(plan, echo=lambda line: print(f"  {line}", file=out))
+        print(
+            f"{len(written)} run(s) ready on backend {plan.backend}; "
+            f"`{_same_sweep('status', args, bindings)}` shows where they stand",
+            file=out,
+        )
     return 0
 
 
@@ -170,6 +200,12 @@ def add_parsers(sub) -> None:
     plan.add_argument("--mfu", type=float, default=0.4, help="assumed model FLOPs utilisation")
     plan.add_argument("--no-data", action="store_true", help="skip the data plans (faster)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.add_argument(
+        "--write",
+        action="store_true",
+        help="also write every run's folder without training: spec.json, the manifest and the "
+        "backend's files (t5x: t5x/ with launch.sh and pod.sh)",
+    )
     plan.set_defaults(handler=_cmd_plan)
 
     launch = actions.add_parser(

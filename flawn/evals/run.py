@@ -61,7 +61,7 @@ def run_info(run_dir: RunDir) -> RunInfo:
             size=spec["size"],
             regime=spec["regime"],
             seed=int(spec["seed"]),
-            backend=spec["backend"],
+            backend=trained_by(run_dir, spec),
             axes=dict(spec["axes"]),
         )
     from flawn.train.config import load_train_config  # deferred: gin configurables
@@ -252,12 +252,22 @@ def evaluate_run(
     return EvalOutcome(identity, spec, rows, False, out, predictor.step)
 
 
+def trained_by(run_dir: RunDir, spec: dict[str, Any] | None = None) -> str:
+    """The name of the backend that trained a run.
+
+    ``run.json``'s (the latest attempt's: a run keeps its id on either
+    backend), else the spec's, else ``local`` for a bare train folder.
+    """
+    spec = run_dir.read_spec() if spec is None else spec
+    recorded = run_dir.read_status().get("backend")
+    return recorded or (spec["backend"] if spec else "local")
+
+
 def run_backend(run_dir: RunDir):
-    """The backend that trained a run (``local`` for a bare train folder)."""
+    """The backend that trained a run (:func:`trained_by`)."""
     from flawn.runs.backend import get_backend
 
-    spec = run_dir.read_spec()
-    return get_backend(spec["backend"] if spec else "local")
+    return get_backend(trained_by(run_dir))
 
 
 def evaluate_checkpoint(

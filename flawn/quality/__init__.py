@@ -7,13 +7,15 @@ and writes a cleaned, versioned copy with a report whose counts reconcile;
 seqio tasks and a mixture with the original's rates.
 
 Modules, one noun each: :mod:`~flawn.quality.text` (normalisation and
-tokens), :mod:`~flawn.quality.config` (settings), :mod:`~flawn.quality.example`
+tokens), :mod:`~flawn.quality.units` (jieba-cut words for decontamination),
+:mod:`~flawn.quality.config` (settings), :mod:`~flawn.quality.example`
 (an example and its record format), :mod:`~flawn.quality.counts`,
 :mod:`~flawn.quality.length`, :mod:`~flawn.quality.language`,
 :mod:`~flawn.quality.dedup`, :mod:`~flawn.quality.benchmarks`,
 :mod:`~flawn.quality.ngrams`, :mod:`~flawn.quality.contamination`,
 :mod:`~flawn.quality.sources`, :mod:`~flawn.quality.pipeline`,
-:mod:`~flawn.quality.report`, :mod:`~flawn.quality.registration`.
+:mod:`~flawn.quality.report`, :mod:`~flawn.quality.registration`,
+:mod:`~flawn.quality.evaluation` (decontamination's recall and precision).
 
 Importing this package imports nothing heavy: :func:`contaminated_tasks` is
 safe to call from the analysis (no TensorFlow, no JAX).

@@ -14,15 +14,19 @@ they are exactly the items flawn evaluates on.
   its answer; the template itself is the same for every item and is not an
   item's content.
 * **LawBench**: ``<data>/{zero_shot,one_shot}/<id>.json`` for each of the 20
-  tasks; an item's texts are its prompt (instruction and question) and its
-  gold answer in each setting found. The instruction (and the one-shot
-  demonstration) is shared by all items of a task and is dropped as template
-  text by the n-gram index (``template_share``).
+  tasks; an item's texts are its question and its gold answer in each
+  setting found (the two settings ask the same questions). The instruction
+  and the one-shot demonstration are the same for every item of a task, so,
+  as with LegalBench's template, they are not an item's content; left in,
+  the windows across the instruction's end and the question's start would
+  count towards an item's n-grams although only a verbatim copy of the
+  whole prompt could match them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import pathlib
@@ -144,8 +148,10 @@ def load_lawbench_items(
                 continue
             shots.append(shot)
             files.append(str(path))
-            for example in read_task_file(path, task_id):
-                texts.setdefault(example.index, []).extend((example.prompt, example.gold))
+            examples = read_task_file(path, task_id)  # validates the file, naming it
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            for example, item in zip(examples, raw, strict=True):
+                texts.setdefault(example.index, []).extend((item["question"], example.gold))
         if not shots:
             continue
         tasks.append(

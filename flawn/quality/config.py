@@ -13,6 +13,18 @@ from flawn.errors import ConfigError
 
 #: Benchmarks the decontamination check knows.
 BENCHMARKS = ("legalbench", "lawbench")
+#: Decontamination defaults (DecontaminationConfig), measured with bench/decontamination.py.
+#: LawBench asks about the same CAIL2018 case in up to four tasks (3-1, 3-3, 3-4, 3-5), each
+#: time in a different text, so a window in four texts can still be one item's content; the
+#: stock governing-law clause of LegalBench's contract tasks is in five.
+STOP_TEXTS = 4
+#: Ten shared 13-grams: a common span of at least 22 words (about 35 Chinese characters).
+#: LawBench's model answers to consultation questions, which quote statutes, are flagged 6 of
+#: 448 times at 5 and 2 at 10; halves of long items are caught alike at 5 and 10.
+MIN_SHARED = 10
+#: A short item copied whole shares all its windows; at 0.5 a contract clause that shares
+#: only "... the laws of the state of" with a LegalBench item (2 of its 3 windows) counts.
+MIN_COVERAGE = 0.8
 #: Which text of an example the language identifier reads.
 LANGUAGE_FIELDS = ("text", "prompt", "answer")
 
@@ -159,7 +171,8 @@ class DecontaminationConfig:
 
     Attributes:
         benchmarks: Which benchmarks to check, from :data:`BENCHMARKS`; empty: none.
-        ngram: Tokens per n-gram (13: words, or CJK characters; see :mod:`flawn.quality.text`).
+        ngram: Units per n-gram (13 words; Chinese is cut into words, see
+            :mod:`flawn.quality.units`).
         min_tokens: A benchmark text field shorter than ``ngram`` tokens but at
             least this long is matched as a whole (its complete token
             sequence must occur in the training example); shorter fields
@@ -168,6 +181,18 @@ class DecontaminationConfig:
             items (and in at least ``template_min_items`` of them) is the
             task's template, e.g. LawBench's instruction, and is not checked.
         template_min_items: See ``template_share``.
+        stop_texts: An n-gram found in more than this many distinct texts of
+            the checked benchmarks' items (all tasks together; a text that
+            several items reuse verbatim counts once) is on the stop list and
+            not checked: stock text the benchmarks repeat (statutes many
+            LawBench items quote, LegalBench's governing-law clauses) says
+            nothing about which item a training example copied. ``None``: no
+            stop list.
+        min_shared: An example overlaps an item when they share at least
+            this many distinct n-grams (after the template and the stop list) ...
+        min_coverage: ... or when the shared n-grams are at least this share
+            of the item's n-grams (so a short item copied whole counts, and a
+            long one copied in large part).
         remove: Remove overlapping training examples (else only report them).
         legalbench_dir: A LegalBench checkout or LegalBench-format folder
             (``tasks/<task>/`` with ``base_prompt.txt`` and ``test.tsv`` or
@@ -184,6 +209,9 @@ class DecontaminationConfig:
     min_tokens: int = 8
     template_share: float = 0.5
     template_min_items: int = 3
+    stop_texts: int | None = STOP_TEXTS
+    min_shared: int = MIN_SHARED
+    min_coverage: float = MIN_COVERAGE
     remove: bool = True
     legalbench_dir: str | None = None
     legalbench_data: str | None = None
@@ -208,6 +236,12 @@ class DecontaminationConfig:
                 f"DecontaminationConfig.template_share must be in (0, 1], got {self.template_share}"
             )
         _positive("DecontaminationConfig", "template_min_items", self.template_min_items, False)
+        _positive("DecontaminationConfig", "stop_texts", self.stop_texts)
+        _positive("DecontaminationConfig", "min_shared", self.min_shared, allow_none=False)
+        if not 0.0 < self.min_coverage <= 1.0:
+            raise ConfigError(
+                f"DecontaminationConfig.min_coverage must be in (0, 1], got {self.min_coverage}"
+            )
         for name in ("legalbench_dir", "legalbench_data", "lawbench_dir"):
             value = getattr(self, name)
             if value is not None:

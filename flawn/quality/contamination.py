@@ -1,4 +1,11 @@
-"""Decontamination: which training examples share n-grams with which benchmark items.
+"""Decontamination: which training examples overlap which benchmark items.
+
+An example overlaps an item when it shares at least ``min_shared`` distinct
+n-grams with it, or at least ``min_coverage`` of the item's n-grams, n-grams
+of the task's template and of the benchmarks' stop list left out (see
+:class:`~flawn.quality.config.DecontaminationConfig` and
+:mod:`flawn.quality.ngrams`). One shared n-gram is not enough: stock legal
+phrases recur across unrelated texts, the more so in Chinese.
 
 Every example read is checked (:meth:`Decontaminator.scan`), whatever other
 filters later decide, so the report describes the source as it is; the
@@ -59,6 +66,7 @@ class Decontaminator:
             config.min_tokens,
             config.template_share,
             config.template_min_items,
+            config.stop_texts,
             progress,
         )
         # source index -> item indices its examples overlap; -> examples overlapping per task.
@@ -67,10 +75,24 @@ class Decontaminator:
             collections.Counter
         )
 
+    def overlapping(self, shared: dict[int, int]) -> set[int]:
+        """The items an example overlaps, given its shared n-grams per item.
+
+        An item counts when the example shares at least ``min_shared`` of its
+        n-grams, or at least ``min_coverage`` of them.
+        """
+        totals = self.index.item_ngrams
+        return {
+            item
+            for item, count in shared.items()
+            if count >= self.config.min_shared or count >= self.config.min_coverage * totals[item]
+        }
+
     def scan(self, examples: list) -> None:
         """Sets each example's ``overlaps`` and tallies them by source."""
-        found = self.index.query([example.tokens for example in examples])
-        for example, hits in zip(examples, found, strict=True):
+        found = self.index.shared([example.units for example in examples])
+        for example, shared in zip(examples, found, strict=True):
+            hits = self.overlapping(shared)
             if not hits:
                 continue
             example.overlaps = tuple(sorted(hits))
@@ -124,6 +146,8 @@ class Decontaminator:
                     "items": task.items,
                     "unchecked_items": self.index.unchecked_items.get(name, 0),
                     "template_ngrams": self.index.template_dropped.get(name, 0),
+                    "stoplisted_ngrams": self.index.stop_dropped.get(name, 0),
+                    "stoplisted_items": self.index.stoplisted_items.get(name, 0),
                     "items_overlapped": hit,
                     "share": hit / task.items if task.items else 0.0,
                 }
@@ -138,6 +162,7 @@ class Decontaminator:
             "benchmarks": list(self.config.benchmarks),
             "items_digest": self.digest,
             "indexed_ngrams": self.index.size,
+            "stop_list": self.index.stop_list,
             "removed_overlapping": self.config.remove,
             "tasks": tasks,
             "by_source": rows,

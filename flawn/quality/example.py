@@ -19,6 +19,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 
 from flawn.quality.text import content_key, tokenize
+from flawn.quality.units import units
 from flawn.sources.flan import FlanRecord, read_flan, write_flan
 from flawn.sources.lawinstruct import LawInstructRecord, read_shard, write_shard
 
@@ -66,8 +67,8 @@ class Example:
         record: The reader's record, written back unchanged when kept.
         prompt: The text the model is given.
         answer: The target text.
-        overlaps: Benchmark items this example shares an n-gram with (global item
-            indices, set by the decontamination scan).
+        overlaps: Benchmark items this example overlaps by the decontamination
+            rule (global item indices, set by the decontamination scan).
     """
 
     source: int
@@ -95,6 +96,11 @@ class Example:
     def tokens(self) -> list[str]:
         """Tokens of prompt and answer, in that order."""
         return self.prompt_tokens + self.answer_tokens
+
+    @functools.cached_property
+    def units(self) -> list[str]:
+        """Decontamination units of prompt and answer (:func:`flawn.quality.units.units`)."""
+        return units(self.prompt) + units(self.answer)
 
     @property
     def text(self) -> str:

@@ -44,7 +44,7 @@ from flawn.sources.policy import ReadStats
 log = logging.getLogger(__name__)
 
 #: Bumped when the cleaning rules change, so old copies are not reused for new rules.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _MIXTURE_HOOK = '''"""Registers the cleaned copy in this folder (written by `flawn data clean`).
 

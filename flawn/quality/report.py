@@ -58,8 +58,9 @@ def load_report(path: str | os.PathLike) -> dict:
 def contaminated_tasks(report_path: str | os.PathLike, benchmark: str | None = None) -> list[str]:
     """The benchmark tasks the cleaned mixture's input data overlaps.
 
-    A task is listed when at least one of its items shares an n-gram with a
-    training example the cleaner read (before removal). These are the tasks
+    A task is listed when at least one of its items is overlapped (shares
+    enough n-grams, see :mod:`flawn.quality.contamination`) by a training
+    example the cleaner read (before removal). These are the tasks
     to leave out of a held-out view for runs trained on the original mixture,
     or on the cleaned copy when it was made with ``--keep-contaminated``.
 
@@ -188,7 +189,10 @@ def render_markdown(report: dict) -> str:
             "## Benchmark contamination",
             "",
             f"Checked {len(section['tasks'])} tasks of {', '.join(section['benchmarks'])} "
-            f"({section['indexed_ngrams']:,} indexed n-grams); overlapping training examples "
+            f"({section['indexed_ngrams']:,} indexed n-grams; "
+            f"{section.get('stop_list', 0):,} stock n-grams on the stop list, not checked); "
+            "an example overlaps an item when it shares enough of its n-grams (settings: "
+            "`min_shared`, `min_coverage`); overlapping training examples "
             f"were {'removed' if section['removed_overlapping'] else 'kept (report only)'}. "
             f"{len(flagged)} task(s) overlap; per source and task in `{CONTAMINATION_TSV}`.",
             "",

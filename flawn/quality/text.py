@@ -1,16 +1,15 @@
 """Text normalisation and tokens: the one definition every quality filter shares.
 
-Every filter sees text the same way, so that "a word", "a duplicate" and "an
-n-gram" mean the same thing in the length filter, the deduplicator and the
-decontamination check:
+Every filter sees text the same way, so that "a word" and "a duplicate" mean
+the same thing in the length filter and the deduplicator (the decontamination
+check cuts Chinese into words instead, see :mod:`flawn.quality.units`):
 
 * **normalised text**: Unicode NFKC, case-folded, runs of whitespace collapsed
   to one space, stripped;
 * **tokens** of normalised text: each run of letters and digits is one token,
   and each CJK character (Han, kana, Hangul) is a token of its own, since
   Chinese and Japanese do not separate words by spaces. Punctuation and
-  symbols are not tokens. A 13-gram is thus 13 words of English or German
-  text and 13 characters of Chinese text (LawBench).
+  symbols are not tokens.
 """
 
 from __future__ import annotations

@@ -186,6 +186,8 @@ class Manifest:
                 "total_steps": status.get("total_steps"),
                 "loss": status.get("loss"),
                 "error": _summary(status.get("error")),
+                # Which backend ran the latest attempt (the plan's until one did).
+                **({"backend": status["backend"]} if status.get("backend") else {}),
             }
         if updates:
             self.update(**updates)

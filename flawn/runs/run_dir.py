@@ -307,8 +307,14 @@ class RunDir:
         _write_json(self.status_path, status)
         return status
 
-    def mark_started(self, backend: str) -> dict[str, Any]:
-        """Records a new attempt by this process (status ``running``)."""
+    def mark_started(self, backend: str, pid: int | None = None) -> dict[str, Any]:
+        """Records a new attempt (status ``running``) by process ``pid`` of this host.
+
+        Args:
+            backend: The backend that runs it.
+            pid: The process that runs it, whose death means ``interrupted``
+                (default this one; ``pod.sh`` gives its own).
+        """
         status = self.read_status()
         attempt = int(status.get("attempts", 0)) + 1
         now = time.time()
@@ -316,7 +322,7 @@ class RunDir:
             status="running",
             attempts=attempt,
             backend=backend,
-            pid=os.getpid(),
+            pid=pid or os.getpid(),
             host=socket.gethostname(),
             started=now,
             heartbeat=now,

@@ -157,13 +157,26 @@ def describe_stage_vocabularies(stages, requested: str | None = None) -> dict[st
     return first
 
 
-def identity(recorded: Mapping[str, Any]) -> dict[str, Any]:
-    """What of a recorded vocabulary is part of the run's id (not where the file lies)."""
+def identity(recorded: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What of a recorded vocabulary is part of the run's id (not where the file lies).
+
+    ``None`` for flawn's sample vocabulary, asked for by nobody: run ids
+    from before the vocabulary was recorded stay as they were.
+    """
     requested = recorded.get("requested") or {}
+    if not requested and recorded.get("sha256") == _sample_digest():
+        return None
     return {
         **{k: recorded.get(k) for k in ("pieces", "extra_ids", "sha256")},
         "requested": requested.get("name") or requested.get("sha256"),
     }
+
+
+def _sample_digest() -> str | None:
+    from flawn import paths
+    from flawn.tokenizer.extension import file_digest
+
+    return file_digest(paths.SAMPLE_VOCAB) if os.path.isfile(paths.SAMPLE_VOCAB) else None
 
 
 def _describe(v: Mapping[str, Any]) -> str:

@@ -4,7 +4,10 @@ A :class:`RunSpec` is a resolved run: its axes, its stages (each with a
 resolved gin config), the backend, and a fingerprint of its data. Its id is
 the hash of everything that changes what is trained, so an edited mixture,
 a changed data file or a different binding is a new run, and a relaunch
-never mistakes it for a finished one. Evaluation has its own identity
+never mistakes it for a finished one. The backend is not part of it: both
+backends train the same stages (the same gin config, Adafactor, schedule,
+data order), so a run keeps its id and folder whichever trained it, and
+``run.json`` records which one did. Evaluation has its own identity
 (:class:`EvalSpec`) under the run: changing the scoring mode or the decode
 length evaluates again instead of relabelling old numbers.
 """
@@ -78,7 +81,8 @@ class RunSpec:
         size: The model size (a name in :data:`flawn.models.sizes.SIZES`).
         regime: The regime (``gin/regimes/<regime>.gin``).
         seed: The seed.
-        backend: ``local`` or ``t5x``.
+        backend: ``local`` or ``t5x``: the backend the run was planned for
+            (not in the id; ``run.json`` records the one that trained it).
         stages: The stages, in training order; the last one's model is the run's.
         data: Fingerprint of every stage's mixture (rates, example counts, files).
         model: The model's shape as the size table gives it.
@@ -88,7 +92,7 @@ class RunSpec:
         vocabulary_model: The SentencePiece model its mixtures are tokenized
             with (path, pieces, extra ids, SHA-256) and the one the experiment
             asked for (:func:`flawn.runs.run_vocabulary.describe_run_vocabulary`);
-            in the id, except the file's path.
+            in the id (not the file's path) unless it is the sample vocabulary.
     """
 
     sweep: str
@@ -116,23 +120,40 @@ class RunSpec:
             )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes what is trained (the hashed payload)."""
-        payload = {
+        """Everything that changes what is trained (the hashed payload; not the backend).
+
+        The vocabulary is in it unless it is flawn's sample one (as before it
+        was recorded, so those ids stay what they were).
+        """
+        from flawn.runs.run_vocabulary import identity
+
+        payload = self._identity_before_vocabulary()
+        vocabulary = identity(self.vocabulary_model) if self.vocabulary_model else None
+        if vocabulary is not None:
+            payload["vocabulary_model"] = vocabulary
+        return payload
+
+    def _identity_before_vocabulary(self) -> dict[str, Any]:
+        return {
             "stages": [dataclasses.asdict(s) for s in self.stages],
             "data": self.data,
             "model": self.model,
-            "backend": self.backend,
         }
-        if self.vocabulary_model is not None:  # specs written before it was recorded lack it
-            from flawn.runs.run_vocabulary import identity
-
-            payload["vocabulary_model"] = identity(self.vocabulary_model)
-        return payload
 
     @property
     def run_id(self) -> str:
         """First 12 hex digits of the SHA-256 of :meth:`identity`."""
         return content_hash(self.identity())
+
+    def legacy_run_id(self, backend: str | None = None) -> str:
+        """The id this run had on ``backend`` (default its own) when the id included the backend.
+
+        Sweep folders made before then name their runs so; ``spec.json`` files
+        stay readable and ``flawn sweep status`` points from those ids to the current ones.
+        """
+        # Those ids had no vocabulary in them either.
+        payload = self._identity_before_vocabulary()
+        return content_hash({**payload, "backend": backend or self.backend})
 
     @property
     def final_stage(self) -> Stage:
@@ -153,7 +174,7 @@ class RunSpec:
                 "stages": tuple(Stage(**s) for s in value["stages"]),
             }
         )
-        if "run_id" in value and value["run_id"] != spec.run_id:
+        if "run_id" in value and value["run_id"] not in (spec.run_id, spec.legacy_run_id()):
             raise ValueError(
                 f"spec.json of run {value['run_id']} hashes to {spec.run_id}: the file was edited "
                 "by hand; re-plan the sweep instead"

@@ -81,13 +81,47 @@ def prepare(plan: SweepPlan) -> str:
     return os.fspath(evals_path)
 
 
+def write_run_files(plan: SweepPlan, echo=print) -> list[RunDir]:
+    """Writes what every run needs before it trains, training nothing (``sweep plan --write``).
+
+    The specs, the evaluation list and the manifest (as a launch does), then
+    each run's backend files: for ``t5x`` its ``t5x/`` folder with gin files,
+    ``launch.sh`` and ``pod.sh``, so every run can go to a pod at once.
+
+    Raises:
+        FlawnError: Naming every run whose files could not be written (the others are).
+    """
+    from flawn.errors import FlawnError
+    from flawn.runs.backend import get_backend
+
+    prepare(plan)
+    backend = get_backend(plan.backend)
+    written, problems = [], []
+    for run in plan.runs:
+        run_dir = plan.run_dir(run)
+        try:
+            backend.prepare(run.spec, run_dir)
+        except FlawnError as err:
+            problems.append(f"{run.spec.name} ({run.spec.run_id}): {err}")
+            continue
+        written.append(run_dir)
+        files = run_dir.t5x_dir if run_dir.t5x_dir.exists() else run_dir.spec_path
+        echo(f"[{run.spec.run_id}] {run.spec.name}: {files}")
+    if problems:
+        raise FlawnError(
+            f"{len(problems)} run(s) of {plan.sweep.name} were not prepared:\n  "
+            + "\n  ".join(problems)
+        )
+    return written
+
+
 def states(plan: SweepPlan) -> dict[str, str]:
     """Every planned run's status now."""
     keys = expected_evals(plan)
     return {r.spec.run_id: run_state(plan.run_dir(r), keys) for r in plan.runs}
 
 
-def _worker_command(run_dir: RunDir, evals_path: str, force_eval: bool) -> list[str]:
+def _worker_command(run_dir: RunDir, evals_path: str, force_eval: bool, backend: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -95,6 +129,8 @@ def _worker_command(run_dir: RunDir, evals_path: str, force_eval: bool) -> list[
         os.fspath(run_dir.path),
         "--evals",
         evals_path,
+        "--backend",
+        backend,
         "--die-with-parent",
         *(["--force-eval"] if force_eval else []),
     ]
@@ -160,7 +196,7 @@ def launch(
                 )
                 quiet = parallel > 1
                 process = subprocess.Popen(
-                    _worker_command(run_dir, evals_path, force_eval=force),
+                    _worker_command(run_dir, evals_path, force_eval=force, backend=plan.backend),
                     env=env,
                     stdout=subprocess.DEVNULL if quiet else None,
                     stderr=subprocess.DEVNULL if quiet else None,
@@ -225,6 +261,8 @@ def status_rows(plan: SweepPlan) -> list[dict]:
                 "run id": run.spec.run_id,
                 "run": run.spec.name,
                 "status": state,
+                # The backend of the latest attempt: ids do not depend on it.
+                "backend": status.get("backend") or "",
                 "step": f"{step}/{total}",
                 "loss": "" if loss is None else f"{float(loss):.4f}",
                 "evals": f"{len(evals_done(run_dir, keys))}/{len(keys)}",
@@ -239,14 +277,26 @@ def status_rows(plan: SweepPlan) -> list[dict]:
 
 
 def orphan_rows(plan: SweepPlan) -> list[dict]:
-    """Runs in the sweep folder that the experiment no longer has (kept, never rerun)."""
+    """Runs in the sweep folder that the experiment no longer has (kept, never rerun).
+
+    A run whose id was made when ids included the backend is named with the
+    planned run it is the same training as.
+    """
+    from flawn.runs.backend import backend_names
+
     planned = {r.spec.run_id for r in plan.runs}
+    legacy = {
+        r.spec.legacy_run_id(backend): r.spec.run_id
+        for r in plan.runs
+        for backend in backend_names()
+    }
     out = []
     for run_id, entry in Manifest(plan.sweep_dir).runs().items():
         if run_id not in planned:
-            out.append(
-                {"run id": run_id, "run": entry.get("name", ""), "status": entry.get("status")}
-            )
+            row = {"run id": run_id, "run": entry.get("name", ""), "status": entry.get("status")}
+            if run_id in legacy:
+                row["note"] = f"now {legacy[run_id]}: its id was made when ids included the backend"
+            out.append(row)
     return out
 
 

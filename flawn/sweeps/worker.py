@@ -84,8 +84,8 @@ def run_one(
     Args:
         run_dir: The run folder (with ``spec.json``).
         evals: The evaluations to make (finished ones are reused).
-        backend_name: Overrides the spec's backend (it must be the same
-            backend the spec was resolved for; kept for tests).
+        backend_name: Overrides the spec's backend (the launch's ``--backend``:
+            a run keeps its id on either backend).
         tee_log: Copy everything printed to ``logs/attempt-N.log``.
         force_eval: Evaluate again even where finished rows exist.
 
@@ -98,7 +98,10 @@ def run_one(
     from flawn.evals.run import evaluate_run, log_eval_to_wandb, request_key, run_info
 
     spec = RunSpec.from_json(run_dir.read_spec())
-    backend = get_backend(backend_name or spec.backend)
+    # pod.sh trained it: its checkpoints are in Cloud Storage, so it is only evaluated here
+    # (T5X's predictor asks for `pod.sh fetch`), never trained again on this host.
+    on_pod = bool(run_dir.read_status().get("trained_on_pod"))
+    backend = get_backend("t5x" if on_pod else (backend_name or spec.backend))
     status = run_dir.mark_started(backend.name)
     attempt = status["attempts"]
     log_file = None
@@ -110,9 +113,13 @@ def run_one(
         sys.stdout, sys.stderr = _Tee(sys.stdout, log_file), _Tee(sys.stderr, log_file)
     try:
         print(f"== run {spec.run_id} {spec.name}: attempt {attempt} on backend {backend.name}")
-        backend.validate(spec)
+        if not on_pod:  # (reading a T5X checkpoint needs no T5X)
+            backend.validate(spec)
         run_dir.write_requested_evals([dataclasses.asdict(e) for e in evals])
-        backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
+        if on_pod:
+            print(f"== {spec.name}: trained on a TPU pod by pod.sh; evaluating only")
+        else:
+            backend.train(spec, run_dir, progress=[_progress_hook(run_dir, spec)])
         predictor = None
         done = dict(run_dir.read_status().get("evals") or {})
         info = run_info(run_dir)
@@ -172,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--evals", help="JSON file with a list of EvalSpec dicts")
     parser.add_argument("--die-with-parent", action="store_true")
     parser.add_argument("--force-eval", action="store_true", help="evaluate again")
+    parser.add_argument("--backend", help="train with this backend (default: the spec's)")
     args = parser.parse_args(argv)
     if args.die_with_parent:
         _set_parent_death_signal()
@@ -183,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.evals, encoding="utf-8") as f:
             evals = [EvalSpec.from_json(e) for e in json.load(f)]
     try:
-        run_one(RunDir(args.run_dir), evals, force_eval=args.force_eval)
+        run_one(RunDir(args.run_dir), evals, args.backend, force_eval=args.force_eval)
     except KeyboardInterrupt:
         return 130
     except Exception:  # (recorded in run.json and the log already)

@@ -24,17 +24,11 @@ from flawn.errors import ConfigError, FlawnError
 from flawn.runs.backend import Backend, Predictor, ProgressHook
 from flawn.runs.run_dir import RunDir
 from flawn.runs.spec import INIT_PREVIOUS, INIT_SCRATCH, EvalSpec, RunSpec
+from flawn.t5x.install import INSTALL_HINT, SAFE_PATH_ENV, T5X_ROOT_CHECK
 from flawn.t5x.layout import T5XLayout
 
 #: The sweep's evaluation list, next to its run folders (written by the sweep launcher).
 SWEEP_EVALS_FILE = "evals.json"
-
-_INSTALL_HINT = (
-    "T5X is not on PyPI; install it as T5X's README says into a separate environment "
-    "(git clone https://github.com/google-research/t5x && pip install -e 't5x[tpu]' on TPU "
-    "VMs), install flawn there too (pip install -e /path/to/flawn), and point flawn at that "
-    "Python with FLAWN_T5X_PYTHON=/path/to/venv/bin/python"
-)
 
 
 def t5x_python() -> str:
@@ -51,19 +45,21 @@ def check_t5x_importable(python: str | None = None) -> None:
 def _check_importable(python: str) -> None:
     # Once per interpreter and process: importing T5X takes seconds, and a plan checks every run.
     try:
+        # As launch.sh runs it: without the current folder on the path (flawn.t5x.install).
         result = subprocess.run(
-            [python, "-c", "import t5x.train, t5x.infer, flawn.tasks"],
+            [python, "-c", T5X_ROOT_CHECK + "import t5x.train, t5x.infer, flawn.tasks\n"],
             capture_output=True,
             text=True,
             timeout=600,
+            env={**os.environ, **SAFE_PATH_ENV},
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ConfigError(f"cannot run {python} to check for T5X ({err}); {_INSTALL_HINT}") from err
+        raise ConfigError(f"cannot run {python} to check for T5X ({err}); {INSTALL_HINT}") from err
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ConfigError(
             f"the t5x backend needs T5X and flawn importable by {python}, which says: {last}; "
-            f"{_INSTALL_HINT}"
+            f"{INSTALL_HINT}"
         )
 
 

@@ -75,9 +75,10 @@ def check_same_layout(params: Mapping[str, Any], reference: Mapping[str, Any]) -
     have = {"/".join(k): np.shape(v) for k, v in _flatten(params).items()}
     want = {"/".join(k): np.shape(v) for k, v in _flatten(reference).items()}
     missing, unexpected, differing = shape_differences(have, want)
-    problems = [f"missing {k}" for k in missing]
+    # Shapes first: they tell a wrong size or vocabulary at a glance; missing layers follow.
+    problems = [f"{k}: shape {have[k]}, expected {want[k]}" for k in differing]
+    problems += [f"missing {k}" for k in missing]
     problems += [f"unexpected {k}" for k in unexpected]
-    problems += [f"{k}: shape {have[k]}, expected {want[k]}" for k in differing]
     if problems:
         more = f"; ... ({len(problems)} in all)" if len(problems) > 8 else ""
         shown = "; ".join(problems[:8]) + more
@@ -385,3 +386,151 @@ def t5x_to_flawn(
     finally:
         checkpointer.close()
     return int(step)
+
+
+# -- import: a T5X checkpoint as a flawn train folder --------------------------------------------
+_CHECKPOINT_DIR = re.compile(r"checkpoint_(\d+)")
+
+
+def require_t5x_checkpoint(path: str | os.PathLike) -> epath.Path:
+    """Returns ``path`` if it is one T5X checkpoint folder; else says what to pass instead.
+
+    Raises:
+        FlawnError: If it does not exist, is a T5X model dir (naming its newest
+            checkpoint), or is not a T5X checkpoint.
+    """
+    path = epath.Path(path)
+    if not path.exists():
+        raise FlawnError(f"{path} does not exist; give a T5X checkpoint_<step> folder")
+    if not (_is_legacy(path) or _is_orbax(path)) and path.is_dir():
+        steps = sorted(
+            int(m.group(1))
+            for m in (_CHECKPOINT_DIR.fullmatch(child.name) for child in path.iterdir())
+            if m
+        )
+        if steps:
+            raise FlawnError(
+                f"{path} is a T5X model dir holding {len(steps)} checkpoint(s); give one of "
+                f"them, e.g. {path / f'checkpoint_{steps[-1]}'}"
+            )
+    _check_t5x_dir(path)
+    return path
+
+
+def import_config_text(
+    size: str,
+    mixture: str,
+    feature_lengths: Mapping[str, int],
+    train_steps: int,
+    batch_size: int,
+    gin_files: tuple[str, ...] = (),
+    bindings: tuple[str, ...] = (),
+) -> str:
+    """A train folder's ``config.gin`` for a size: the model file and the fine-tuning run file.
+
+    The result is what ``flawn train --gin_file=gin/models/<size>.gin
+    --gin_file=gin/runs/finetune.gin`` with these macros stores, so the
+    imported folder is read (and can be trained on) like one ``flawn train`` wrote.
+
+    Args:
+        size: A size of :data:`flawn.models.sizes.SIZES` (``gin/models/<size>.gin``).
+        mixture: The seqio mixture or task; its vocabulary sets the embedding rows.
+        feature_lengths: ``{"inputs": ..., "targets": ...}``.
+        train_steps: ``TRAIN_STEPS`` (training the folder further starts after the
+            imported step and stops here).
+        batch_size: ``BATCH_SIZE``.
+        gin_files: More gin files, parsed after the two above.
+        bindings: More gin bindings, applied last.
+
+    Raises:
+        ConfigError: For an unknown size or an invalid binding.
+    """
+    import gin
+
+    from flawn import gin_utils
+    from flawn.errors import ConfigError
+    from flawn.models.sizes import SIZES
+    from flawn.runs.run_dir import relocatable_config
+    from flawn.train.config import TrainConfig
+
+    if size not in SIZES:
+        raise ConfigError(f"unknown size {size!r}; sizes: {', '.join(SIZES)} (flawn model list)")
+    macros = [
+        f"MIXTURE_OR_TASK_NAME = {mixture!r}",
+        f"TASK_FEATURE_LENGTHS = {dict(feature_lengths)!r}",
+        f"TRAIN_STEPS = {int(train_steps)}",
+        f"BATCH_SIZE = {int(batch_size)}",
+        "MODEL_DIR = 'unused'",  # removed from the stored text; bound to the folder on load
+        "INIT = 'scratch'",
+    ]
+    files = [f"gin/models/{size}.gin", "gin/runs/finetune.gin", *gin_files]
+    gin_utils.parse(files, [*macros, *bindings])
+    try:
+        TrainConfig()
+    except ValueError as err:
+        raise gin_utils.explain_required(err) or ConfigError(str(err)) from err
+    text = relocatable_config(gin.config_str())
+    gin.clear_config()
+    return text
+
+
+def import_t5x_checkpoint(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, config_text: str
+) -> dict[str, Any]:
+    """Writes a T5X checkpoint as a new flawn train folder (``config.gin``, ``checkpoints/``).
+
+    The folder is assembled next to ``out`` and renamed into place once the
+    parameters fit the config's model and are saved, so a failed import leaves
+    nothing behind. ``flawn infer --checkpoint OUT``, ``flawn eval run
+    --run-dir OUT`` and a stage's ``INIT = 'OUT'`` read it like any train folder.
+
+    Args:
+        checkpoint: A T5X ``checkpoint_<step>`` folder (either layout).
+        out: The train folder to create; it must not hold a run yet.
+        config_text: Its ``config.gin`` (:func:`import_config_text`, or another
+            train folder's, whose model the parameters must fit).
+
+    Returns:
+        ``source``, ``step``, ``path``, ``mixture`` and ``model`` (the config's
+        :class:`~flawn.models.config.T5Config`).
+
+    Raises:
+        FlawnError: If the checkpoint is not a T5X one, ``out`` holds a run, or the
+            parameters do not fit the config's model (every differing name or shape).
+    """
+    import shutil
+
+    from flawn.runs.run_dir import RunDir, TrainDir
+    from flawn.train.config import load_train_config
+
+    source = require_t5x_checkpoint(checkpoint)
+    out_path = epath.Path(out)
+    if out_path.exists() and (RunDir(out_path).exists() or any(out_path.iterdir())):
+        raise FlawnError(f"{out_path} exists and is not empty; give a new folder for the import")
+    staging = TrainDir(out_path.parent / f".{out_path.name}.import-{os.getpid()}")
+    if staging.path.exists():
+        shutil.rmtree(os.fspath(staging.path))
+    staging.write_config(config_text)
+    try:
+        try:
+            step = t5x_to_flawn(source, staging)
+        except FlawnError as err:
+            raise FlawnError(
+                f"{source} does not fit the model of the config given: {err}. Give the size and "
+                "the mixture (its vocabulary sets the embedding rows) the checkpoint was "
+                "trained with"
+            ) from err
+        config = load_train_config(staging)
+        if out_path.exists():
+            out_path.rmdir()  # empty, checked above
+        staging.path.rename(out_path)
+    finally:
+        if staging.path.exists():
+            shutil.rmtree(os.fspath(staging.path))
+    return {
+        "source": os.fspath(source),
+        "step": step,
+        "path": os.fspath(out_path),
+        "mixture": config.mixture_or_task_name,
+        "model": config.model,
+    }

@@ -109,6 +109,7 @@ class T5XLayout:
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} not found: the run was not prepared for the t5x backend "
-                "(flawn sweep launch EXPERIMENT --backend t5x writes it)"
+                "(flawn sweep plan EXPERIMENT --backend t5x --write writes it, as does "
+                "flawn sweep launch EXPERIMENT --backend t5x)"
             )
         return json.loads(path.read_text(encoding="utf-8"))

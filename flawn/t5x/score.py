@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -49,7 +50,8 @@ class ScoredEval:
         key: The plan's key (``e0``, ...).
         eval_id: Its identity (the folder under ``eval/``).
         rows: Per-task rows.
-        reused: Whether finished rows were found and nothing was recomputed.
+        reused: Whether finished rows of the same predictions were found and
+            nothing was recomputed.
     """
 
     key: str
@@ -183,6 +185,29 @@ def _lawbench_rows(spec, identity, input_length, vocabulary, folder):
     return example_rows, task_rows, None
 
 
+def predictions_digest(folder: str | os.PathLike) -> str | None:
+    """A hash of the content of one evaluation's ``t5x.infer`` output; ``None`` if there is none.
+
+    Scoring is reused only for the predictions it was made from: a new
+    ``infer`` (same checkpoint, same settings, hence the same eval id) is
+    scored again. Content, not modification times: copying the files back
+    from Cloud Storage (``pod.sh score``) gives them new times.
+    """
+    folder = epath.Path(folder)
+    if not folder.exists():
+        return None
+    files = sorted(
+        (f for f in folder.glob("*-predict.jsonl*") if not f.name.endswith(".COMPLETED")),
+        key=lambda f: f.name,
+    )
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def score_eval(
     run_dir: RunDir,
     plan: RunPlan,
@@ -197,7 +222,7 @@ def score_eval(
         plan: The run's T5X plan (``t5x/plan.json``).
         e: The evaluation.
         predictions: Its ``t5x.infer`` output folder.
-        force: Score again even if finished rows exist.
+        force: Score again even if finished rows of the same predictions exist.
 
     Raises:
         FlawnError: If predictions are missing or do not match the suite's rows.
@@ -218,8 +243,12 @@ def score_eval(
     fingerprint = suite_fingerprint(spec)
     identity_id = spec.eval_id(e.input_length, step, fingerprint)
     out = run_dir.eval_dir(identity_id)
+    digest = predictions_digest(predictions)
     if run_dir.has_eval(identity_id) and not force:
-        return ScoredEval(e.key, identity_id, read_rows(os.fspath(out / TASKS_FILE)), True)
+        recorded = (run_dir.read_eval_spec(identity_id) or {}).get("predictions_digest")
+        if digest is None or recorded == digest:  # nothing new to score
+            return ScoredEval(e.key, identity_id, read_rows(os.fspath(out / TASKS_FILE)), True)
+        log.info("%s: new predictions in %s, scoring them again", identity_id, predictions)
     if out.exists():  # an unfinished earlier attempt: start it clean
         shutil.rmtree(os.fspath(out))
     info = run_info(run_dir)
@@ -254,6 +283,7 @@ def score_eval(
             # launch.sh exports the activation dtype t5x.infer decoded in (bfloat16 on TPU).
             "activation_dtype": os.environ.get("FLAWN_T5X_DTYPE", "bfloat16"),
             "scored_from": "t5x.infer predictions",
+            "predictions_digest": digest,
         },
     )
     if run_dir.is_sweep_run:  # the sweep's status then counts this evaluation as done
@@ -274,7 +304,7 @@ def score_run(
         run_dir: The run folder.
         predictions_root: Folder with one ``<key>/`` per evaluation (default
             ``<run>/t5x/predictions``).
-        force: Score again even if finished rows exist.
+        force: Score again even if finished rows of the same predictions exist.
     """
     run_dir = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     layout = T5XLayout(run_dir.t5x_dir)
@@ -301,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for s in scored:
-        state = "done earlier" if s.reused else "scored"
+        state = "done earlier (same predictions)" if s.reused else "scored"
         print(f"== {s.key}: eval/{s.eval_id} {state}")
         for row in s.rows:
             print(f"   {row['task']:>32}  {row['metric']} {row['score']:.3f}  (n={row['n']})")
