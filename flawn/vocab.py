@@ -55,16 +55,54 @@ def train_sentencepiece(
     return path
 
 
+def local_copy(model_path: str) -> str:
+    """A local copy of a remote (``gs://``) SentencePiece model, made once in flawn's cache.
+
+    Raises:
+        ConfigError: If it cannot be read from this host, saying what to do.
+    """
+    import hashlib
+
+    from etils import epath
+
+    from flawn.errors import ConfigError
+    from flawn.runs.fingerprint import cache_dir
+
+    key = hashlib.sha256(model_path.encode("utf-8")).hexdigest()[:16]
+    local = cache_dir() / "vocabularies" / key / os.path.basename(model_path)
+    if local.is_file():
+        return str(local)
+    try:
+        data = epath.Path(model_path).read_bytes()
+    except Exception as err:
+        raise ConfigError(
+            f"the vocabulary {model_path} cannot be read from this host "
+            f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); copy it to a local "
+            f"file (gcloud storage cp {model_path} .) and set FLAWN_VOCABULARY to that file"
+        ) from None
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(local)  # whole or absent
+    return str(local)
+
+
 @functools.cache
 def load_vocabulary(model_path: str, extra_ids: int = EXTRA_IDS):
     """Returns a cached ``seqio.SentencePieceVocabulary`` for a model file.
 
     Args:
-        model_path: A SentencePiece ``.model`` file.
+        model_path: A SentencePiece ``.model`` file; a remote one (``gs://``)
+            is read through a local copy (:func:`local_copy`).
         extra_ids: Number of sentinel ids appended after the pieces.
+
+    Raises:
+        ConfigError: If a remote file cannot be read from this host.
     """
     import seqio  # deferred: pulls in TensorFlow
 
+    if "://" in model_path:
+        model_path = local_copy(model_path)
     if not os.path.exists(model_path):
         raise FileNotFoundError(
             f"SentencePiece model {model_path} not found; run `flawn samples write` to "

@@ -21,8 +21,10 @@ from flawn.models.config import T5Config
 #: The T5 / Flan-T5 SentencePiece vocabulary: 32,000 pieces + 100 sentinels, padded to 128s.
 T5_VOCAB_SIZE = 32128
 
-#: T5X's public vocabulary of T5 1.1 and Flan-T5 (``cc_all.32000.100extra``).
-T5_VOCABULARY_GCS = "gs://t5-data/vocabs/cc_all.32000.100extra/sentencepiece.model"
+#: The public vocabulary of T5 1.1 and Flan-T5 as flawn loads it: 32,000 pieces, then its 100
+#: sentinels as extra ids (T5X's ``cc_all.32000.100extra`` holds the sentinels as pieces, so
+#: with flawn's 100 extra ids it would give 32,200 ids).
+T5_VOCABULARY_GCS = "gs://t5-data/vocabs/cc_all.32000/sentencepiece.model"
 
 #: Model families: where a size's default initial checkpoint comes from.
 FAMILIES = ("flawn", "t5_1_1", "flan_t5")

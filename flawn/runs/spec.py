@@ -91,6 +91,10 @@ class RunSpec:
         vocabulary: The recipe of the run's extended vocabulary, when its
             regime extends one (:class:`flawn.runs.vocabulary.VocabularyRecipe`
             as JSON; also bound in every stage's gin, so it is in the id).
+        vocabulary_model: The SentencePiece model its mixtures are tokenized
+            with (path, pieces, extra ids, SHA-256) and the one the experiment
+            asked for (:func:`flawn.runs.run_vocabulary.describe_run_vocabulary`);
+            in the id (not the file's path) unless it is the sample vocabulary.
     """
 
     sweep: str
@@ -104,6 +108,7 @@ class RunSpec:
     data: Mapping[str, Any]
     model: Mapping[str, Any]
     vocabulary: Mapping[str, Any] | None = None
+    vocabulary_model: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if not self.stages:
@@ -121,8 +126,19 @@ class RunSpec:
 
         The data enters as :func:`flawn.runs.fingerprint.data_identity`:
         equivalent rates (1.0/1.0 and 0.5/0.5) give the same id, while
-        :attr:`data` keeps the rates as declared.
+        :attr:`data` keeps the rates as declared. The vocabulary is in it
+        unless it is flawn's sample one (as before it was recorded, so those
+        ids stay what they were).
         """
+        from flawn.runs.run_vocabulary import identity
+
+        payload = self._identity_before_vocabulary()
+        vocabulary = identity(self.vocabulary_model) if self.vocabulary_model else None
+        if vocabulary is not None:
+            payload["vocabulary_model"] = vocabulary
+        return payload
+
+    def _identity_before_vocabulary(self) -> dict[str, Any]:
         return {
             "stages": [dataclasses.asdict(s) for s in self.stages],
             "data": {name: data_identity(value) for name, value in self.data.items()},
@@ -136,7 +152,8 @@ class RunSpec:
 
     def _declared_identity(self) -> dict[str, Any]:
         # The payload before rates entered as shares: the data as declared.
-        return {**self.identity(), "data": self.data}
+        # Older ids had no vocabulary in them either.
+        return {**self._identity_before_vocabulary(), "data": self.data}
 
     def legacy_run_id(self, backend: str | None = None) -> str:
         """The id this run had on ``backend`` (default its own) when the id included the backend.

@@ -185,12 +185,19 @@ def plan_sweep(
             check_eval_spec(eval_spec)
         except FlawnError as err:
             launch_problems.setdefault(str(err), []).append(f"evaluation {eval_spec.describe()}")
+    from flawn.runs.run_vocabulary import vocabulary_problems
+
     runner = get_backend(backend)
     for spec in specs:
+        # On every backend, each problem apart (validate raises them joined, after its own).
+        found = vocabulary_problems(spec)
         try:
             runner.validate(spec)
         except FlawnError as err:
-            launch_problems.setdefault(str(err), []).append(spec.name)
+            if str(err) != "; ".join(found):
+                found.append(str(err))
+        for message in found:
+            launch_problems.setdefault(message, []).append(spec.name)
     warnings = [] if strict else [f"{m} [{', '.join(n[:3])}]" for m, n in launch_problems.items()]
     if problems:
         lines = [f"{experiment}: {len(problems)} problem(s); nothing was run:"]

@@ -67,6 +67,11 @@ class Sweep:
         max_decode_length: Most tokens generated per answer.
         extra_evals: More evaluations, each a dict of :class:`~flawn.runs.EvalSpec` fields.
         description: What the study asks, for plans and reports.
+        vocabulary: The SentencePiece vocabulary the runs must train with: a
+            name in :data:`flawn.runs.run_vocabulary.KNOWN` (``'t5'``: T5 1.1 /
+            Flan-T5's) or a local ``.model`` file; ``None``: whatever the
+            mixtures are tokenized with (``FLAWN_VOCABULARY``). Recorded and
+            checked with each run (:mod:`flawn.runs.run_vocabulary`).
     """
 
     name: str = gin.REQUIRED
@@ -89,6 +94,7 @@ class Sweep:
     max_decode_length: int = 16
     extra_evals: Sequence[Mapping[str, Any]] = ()
     description: str = ""
+    vocabulary: str | None = None
 
     def __post_init__(self):
         if not self.mixtures:
@@ -451,6 +457,26 @@ def resolve_run(
             **dict(size.shape),
         },
         vocabulary=recipe.to_json() if recipe is not None else None,
+        vocabulary_model=_run_vocabulary(stages, sweep.vocabulary),
+    )
+
+
+def _run_vocabulary(stages: Sequence[Stage], requested: str | None) -> dict[str, Any]:
+    """The vocabulary a run's mixtures are tokenized with, and the one it asks for."""
+    import seqio
+
+    from flawn.runs.run_vocabulary import describe_stage_vocabularies
+
+    return describe_stage_vocabularies(
+        [
+            (
+                s.name,
+                s.mixture,
+                seqio.get_mixture_or_task(s.mixture).output_features["targets"].vocabulary,
+            )
+            for s in stages
+        ],
+        requested,
     )
 
 

@@ -89,12 +89,17 @@ class T5XBackend(Backend):
 
     # -- checks and files -------------------------------------------------------------------
     def validate(self, spec: RunSpec) -> None:
-        """Checks that T5X is importable and the stages map onto T5X run files.
+        """Checks that the stages map onto T5X, with settings T5X trains as flawn does.
+
+        Also that T5X is importable. A training setting T5X would not apply
+        (:func:`flawn.t5x.settings.refused_settings`, e.g. AdamW) is refused here.
 
         Raises:
-            ConfigError: Saying how to install T5X, or what the stage needs.
+            ConfigError: Naming the setting and what to do, or saying how to install T5X.
         """
-        from flawn.t5x.plan import run_kind
+        from flawn.runs.run_vocabulary import check_run_vocabulary
+        from flawn.t5x.plan import run_kind, stage_config
+        from flawn.t5x.settings import refused_settings
 
         if spec.vocabulary:
             raise ConfigError(
@@ -112,7 +117,13 @@ class T5XBackend(Backend):
                     f"run {spec.name}, stage {stage.name}: initial checkpoint {stage.init} does "
                     "not exist (a T5X checkpoint_<step> folder, gs:// path, or flawn run folder)"
                 )
+        problems = []
+        for stage in spec.stages:
+            problems += refused_settings(stage_config(stage), f"stage {stage.name}")
+        if problems:
+            raise ConfigError("; ".join(problems))
         check_t5x_importable()
+        check_run_vocabulary(spec)
 
     def plan(self, spec: RunSpec, run_dir: RunDir):
         """The run's :class:`~flawn.t5x.plan.RunPlan`."""

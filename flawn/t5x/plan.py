@@ -66,6 +66,11 @@ class StagePlan:
         log_every: T5X's ``stats_period``: training metrics every this many steps.
         keep_checkpoints: Checkpoints T5X keeps.
         cache_dir: A seqio cache written by ``flawn data cache`` (``USE_CACHED_TASKS``).
+        loss_normalizing_factor: ``TrainConfig.loss_normalizing_factor`` (``None``:
+            per real target token).
+        grad_accum_steps: Micro-batches per step (T5X's ``num_microbatches``).
+        adafactor: ``adafactor.Adafactor``'s arguments
+            (:func:`flawn.t5x.settings.adafactor_bindings`).
     """
 
     name: str
@@ -90,6 +95,9 @@ class StagePlan:
     log_every: int
     keep_checkpoints: int
     cache_dir: str | None
+    loss_normalizing_factor: float | None = None
+    grad_accum_steps: int = 1
+    adafactor: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def t5x_run_file(self) -> str:
@@ -287,6 +295,7 @@ def plan_run(
     from flawn import paths
     from flawn.models.sizes import get_size
     from flawn.t5x.layout import T5XLayout
+    from flawn.t5x.settings import adafactor_bindings
 
     if flawn_init_step is None:
         from flawn.t5x.checkpoints import flawn_checkpoint_step
@@ -327,6 +336,9 @@ def plan_run(
                 log_every=config.log_every,
                 keep_checkpoints=config.keep_checkpoints,
                 cache_dir=config.cache_dir,
+                loss_normalizing_factor=config.loss_normalizing_factor,
+                grad_accum_steps=config.grad_accum_steps,
+                adafactor=adafactor_bindings(config),
             )
         )
     vocabulary = vocabulary_of(stages[-1].mixture)

@@ -124,7 +124,13 @@ class LocalBackend(Backend):
     name = "local"
 
     def validate(self, spec: RunSpec) -> None:
-        """Checks that every stage's starting point can be read from this host."""
+        """Checks that every stage's starting point can be read from this host.
+
+        Also that the run trains with the vocabulary it asks for and its
+        starting checkpoints were trained with (:mod:`flawn.runs.run_vocabulary`).
+        """
+        from flawn.runs.run_vocabulary import check_run_vocabulary
+
         for stage in spec.stages:
             if stage.init in (INIT_SCRATCH, INIT_PREVIOUS):
                 continue
@@ -143,6 +149,7 @@ class LocalBackend(Backend):
                     f"{stage.init} does not exist"
                 )
             self._validate_init(spec, stage)
+        check_run_vocabulary(spec)
 
     @staticmethod
     def _validate_init(spec: RunSpec, stage) -> None:
