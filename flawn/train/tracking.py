@@ -5,7 +5,9 @@ set, ``online`` with an account, else ``offline``. Online mode with no route
 to the W&B server would make ``wandb.init`` wait about 100 s and then fail;
 flawn checks the server first (a 3 s TCP connect) and logs offline instead,
 saying so. A run given a ``run_id`` resumes the same W&B run, so a restarted
-training job continues its curves instead of starting a new run.
+training job continues its curves instead of starting a new run; rows the
+W&B service had not yet written when a job was killed outright are logged
+again from the metrics file when it resumes (:meth:`RunTracker.catch_up`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class RunTracker:
             else None
         )
         self._wandb_run = None
+        self._wandb_floor: int | None = None  # W&B already holds every step up to this
         self.mode = "disabled"
         self.notice: str | None = None
         if use_wandb:
@@ -149,6 +152,10 @@ class RunTracker:
                 "instead; upload later with `wandb sync`"
             )
             print(self.notice, flush=True)
+            # The failed attempt leaves its run registered with W&B's service process,
+            # which then refuses a second run with the same id ("run ID ... is in use");
+            # a fresh service takes the offline run under the id the run resumes by.
+            wandb.teardown()
             return wandb.init(mode="offline", **kwargs)
 
     @property
@@ -167,8 +174,52 @@ class RunTracker:
             row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
             self._metrics.write(json.dumps(row) + "\n")
             self._metrics.flush()
-        if self._wandb_run is not None:
+        if self._wandb_run is not None and (self._wandb_floor is None or step > self._wandb_floor):
             self._wandb_run.log(dict(metrics), step=step)
+
+    def catch_up(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Logs to W&B the rows of a resumed run that its W&B history lacks.
+
+        W&B's service writes a run's records to disk every 15 seconds; a job
+        killed outright (``kill -9``, the kernel's OOM killer, a lost node)
+        loses what it held, so the synced run would show only the resumed
+        steps. The metrics file is written row by row: its rows after the
+        last step that an earlier attempt's W&B log (or, online, the server)
+        holds are logged now, and later calls of :meth:`log` skip steps W&B
+        already has, so each step is in the W&B history once.
+
+        Args:
+            rows: The metrics file's rows (``{"step": ..., ...}``) up to the
+                checkpoint the run resumes from.
+
+        Returns:
+            How many rows were logged again.
+        """
+        if self._wandb_run is None:
+            return 0
+        floor = self._recorded_step()
+        missing = [row for row in rows if row["step"] > floor]
+        for row in missing:
+            self._wandb_run.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        self._wandb_floor = max([floor, *(row["step"] for row in missing)])
+        if missing:
+            log.info("W&B: logged %d metric row(s) an earlier attempt lost", len(missing))
+        return len(missing)
+
+    def _recorded_step(self) -> int:
+        """The last step an earlier attempt of this W&B run recorded (-1 if none)."""
+        from flawn.train.wandb_offline import read_offline_run
+
+        run = self._wandb_run
+        if self.mode == "online":  # the server's history is what counts
+            return run.starting_step - 1
+        current = pathlib.Path(self.wandb_dir)
+        steps = [-1]
+        # Earlier attempts' folders: offline-run-<date>_<time>-<id> (or run-... when online).
+        for folder in current.parent.glob(f"*run-????????_??????-{run.id}"):
+            if folder != current and list(folder.glob("run-*.wandb")):
+                steps.extend(row["_step"] for row in read_offline_run(folder).history)
+        return max(steps)
 
     def log_table(self, key: str, columns: list[str], rows: list[list[Any]]) -> None:
         """Logs a table (e.g. per-task eval scores) to W&B; no-op without W&B."""
