@@ -192,3 +192,49 @@ def test_a_run_killed_outright_and_resumed_has_every_step_once_in_wandb(tmp_path
     assert [row["step"] for row in rows] == list(range(1, 9))
     for row, logged in zip(rows, history, strict=True):
         assert logged["loss"] == pytest.approx(row["loss"])
+
+
+# Opens, fills and closes runs one after another, reading each back as soon as it is
+# closed (as `test_run_card_lists_plan_counts_and_scores_and_goes_to_wandb` does); prints
+# the runs whose log lacked its last records. W&B's service writes a run's log after
+# `finish()` returns, so without waiting for it the read raced the writer.
+CLOSE_THEN_READ = """
+import json, pathlib, sys
+from flawn.train.tracking import RunTracker
+from flawn.train.wandb_offline import read_offline_run
+
+root = pathlib.Path(sys.argv[1])
+(root / "card.md").write_text("# card")
+incomplete = []
+for attempt in range(8):
+    tracker = RunTracker(root / str(attempt), "run", {"a": 1}, project="flawn-test",
+                         run_id=f"closed{attempt}", metrics_file=None)
+    tracker.log({"loss": 1.0}, step=1)
+    tracker.log_file("run_card", "run_card", root / "card.md")
+    folder = tracker.wandb_dir
+    tracker.close()
+    run = read_offline_run(folder)
+    if run.artifacts != [("run_card", "run_card", ["card.md"])] or run.metric("loss") != [(1, 1.0)]:
+        incomplete.append(attempt)
+print("RESULT " + json.dumps(incomplete))
+"""
+
+
+@pytest.mark.slow
+def test_a_closed_run_reads_back_whole_at_once(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_THEN_READ, str(tmp_path)],
+        env={**env, "WANDB_MODE": "offline"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    assert json.loads(line.removeprefix("RESULT ")) == []

@@ -19,6 +19,7 @@ import netrc
 import os
 import pathlib
 import socket
+import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 _DEFAULT_HOST = "https://api.wandb.ai"
 _CONNECT_TIMEOUT_S = 3.0
+#: How long closing a run waits for W&B's service to write the rest of its log.
+_LOG_WAIT_S = 120.0
 
 
 def wandb_mode() -> str:
@@ -264,5 +267,34 @@ class RunTracker:
         if self._metrics is not None:
             self._metrics.close()
         if self._wandb_run is not None:
+            folder = self.wandb_dir
             self._wandb_run.finish()
             self._wandb_run = None
+            _wait_for_log(folder)
+
+
+def _wait_for_log(folder: str, timeout_s: float = _LOG_WAIT_S) -> None:
+    """Waits until W&B's service has written a finished run's whole log (see ``log_is_complete``).
+
+    Without this, whoever reads or syncs the run right after (the next
+    stage, ``wandb sync``, a test) may find its last records (an artifact,
+    the last history rows) missing; the lag grows with the machine's load.
+    A service shared with a parent process (``WANDB_SERVICE``) keeps
+    writing after this process's own W&B teardown, so the file itself is
+    what is waited on.
+    """
+    from flawn.train.wandb_offline import log_is_complete
+
+    if not list(pathlib.Path(folder).glob("run-*.wandb")):
+        return  # no transaction log (W&B made none; it is created when the run starts)
+    deadline = time.monotonic() + timeout_s
+    while not log_is_complete(folder):
+        if time.monotonic() > deadline:
+            log.warning(
+                "W&B: the log of %s is still incomplete after %.0f s; its last records may be "
+                "missing",
+                folder,
+                timeout_s,
+            )
+            return
+        time.sleep(0.05)
