@@ -6,15 +6,26 @@ import os
 import pytest
 
 import flawn.tasks  # noqa: F401  (registers the demo mixtures)
+from flawn.cli import main
 from flawn.runs import RunDir
+from flawn.sweeps.planning import plan_sweep
+from flawn.sweeps.spec import Sweep, SweepPoint, resolve_run
+from flawn.sweeps.worker import run_one
 
 MIXTURE = "demo.general_plus_legal"
 
 
+@pytest.fixture(autouse=True)
+def _unlocked_gin():
+    """Resolving a run imports modules that register gin configurables, which gin refuses
+    once a config is parsed (locked), as an earlier test in this process may have done."""
+    import gin
+
+    gin.clear_config()
+
+
 def _failing_spec(init: str):
     """A run whose stage starts from a folder that holds no checkpoint (refused at once)."""
-    from flawn.sweeps.spec import Sweep, SweepPoint, resolve_run
-
     sweep = Sweep(
         name="errors",
         mixtures=[MIXTURE],
@@ -33,8 +44,6 @@ def _failing_spec(init: str):
 
 
 def test_a_failed_run_prints_one_line_and_keeps_the_traceback_in_its_log(tmp_path, capsys):
-    from flawn.sweeps.worker import run_one
-
     (tmp_path / "empty").mkdir()
     spec = _failing_spec(os.fspath(tmp_path / "empty"))
     run_dir = RunDir(tmp_path / "run")
@@ -53,9 +62,6 @@ def test_a_failed_run_prints_one_line_and_keeps_the_traceback_in_its_log(tmp_pat
 
 
 def test_sweep_status_shows_a_long_error_whole_and_names_the_log(tmp_path, project_root, capsys):
-    from flawn.cli import main
-    from flawn.sweeps.planning import plan_sweep
-
     experiment = os.fspath(project_root / "experiments" / "demo.gin")
     plan = plan_sweep(experiment, output_dir=tmp_path)
     run = plan.runs[0]

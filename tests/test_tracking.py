@@ -121,28 +121,41 @@ class _FailingServer:
         self.server.server_close()
 
 
+# Starts a W&B service (an offline run), then runs TRACK_ONE_STEP in a child, which
+# inherits the service's address (WANDB_SERVICE) as a sweep worker or a test would.
+WITH_A_PARENT_SERVICE = """
+import os, subprocess, sys
+from flawn.train.tracking import RunTracker
+
+os.environ["WANDB_MODE"] = "offline"
+RunTracker(sys.argv[1] + "/parent", "parent", {}, project="flawn-test").close()
+assert os.environ.get("WANDB_SERVICE")
+del os.environ["WANDB_MODE"]
+child = subprocess.run([sys.executable, "-c", sys.argv[2], sys.argv[1]], env=os.environ)
+sys.exit(child.returncode)
+"""
+
+
 @pytest.mark.slow
-def test_a_host_that_connects_but_fails_requests_falls_back_to_offline(tmp_path):
+@pytest.mark.parametrize("service", ["own", "inherited"])
+def test_a_host_that_connects_but_fails_requests_falls_back_to_offline(tmp_path, service):
     import os
     import subprocess
     import sys
 
     from flawn.train.wandb_offline import read_offline_run
 
+    command = [sys.executable, "-c", TRACK_ONE_STEP, str(tmp_path)]
+    if service == "inherited":
+        command = [sys.executable, "-c", WITH_A_PARENT_SERVICE, str(tmp_path), TRACK_ONE_STEP]
     with _FailingServer() as url:
         env = {
-            **{k: v for k, v in os.environ.items() if k != "WANDB_MODE"},
+            **{k: v for k, v in os.environ.items() if k not in ("WANDB_MODE", "WANDB_SERVICE")},
             "WANDB_API_KEY": "x" * 40,
             "WANDB_BASE_URL": url,
             "WANDB_INIT_TIMEOUT": "5",  # W&B's own wait for its server (90 s by default)
         }
-        done = subprocess.run(
-            [sys.executable, "-c", TRACK_ONE_STEP, str(tmp_path)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))

@@ -157,7 +157,9 @@ def test_a_run_killed_outright_and_resumed_has_every_step_once_in_wandb(tmp_path
     import sys
 
     run = tmp_path / "run"
-    env = {**os.environ, "WANDB_MODE": "offline"}
+    # Each attempt has a W&B service of its own, as each sweep worker has.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    env["WANDB_MODE"] = "offline"
     job = subprocess.Popen(
         [sys.executable, "-c", KILLED_TRAINING, str(run), "hang"],
         env=env,

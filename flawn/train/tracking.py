@@ -157,8 +157,11 @@ class RunTracker:
             print(self.notice, flush=True)
             # The failed attempt leaves its run registered with W&B's service process,
             # which then refuses a second run with the same id ("run ID ... is in use");
-            # a fresh service takes the offline run under the id the run resumes by.
+            # a fresh service takes the offline run under the id the run resumes by. A
+            # service inherited from a parent process (WANDB_SERVICE) outlives teardown,
+            # so its address is dropped too and this process starts its own.
             wandb.teardown()
+            os.environ.pop("WANDB_SERVICE", None)
             return wandb.init(mode="offline", **kwargs)
 
     @property
