@@ -134,32 +134,45 @@ def _tmpfs(path: pathlib.Path, size: str) -> bool:
     return mounted.returncode == 0
 
 
-# Saves a checkpoint bigger than the disk it goes to.
+# Saves checkpoints of random (incompressible) arrays to a disk of 128 KiB: the first, of
+# 80 KB, fits and the next does not (found before writing); one of 120 KB into an empty
+# folder fails while orbax writes it.
 DISK_FULL = """
 import sys
 import numpy as np
 from flawn.train.checkpoints import Checkpointer, CheckpointError
 
-checkpointer = Checkpointer(sys.argv[1])
-state = {"params": {"w": np.zeros((256, 256), np.float32)}, "step": np.asarray(1, np.int32)}
-try:
-    checkpointer.save(1, state)
-except CheckpointError as err:
-    print("ERROR", err, flush=True)
-checkpointer.close()
+def state(rows):
+    return {"params": {"w": np.random.rand(rows, 100).astype(np.float32)},
+            "step": np.asarray(1, np.int32)}
+
+for folder, sizes in ((sys.argv[1] + "/a", (200, 200)), (sys.argv[1] + "/b", (300,))):
+    checkpointer = Checkpointer(folder)
+    for step, rows in enumerate(sizes, 1):
+        try:
+            checkpointer.save(step, state(rows))
+        except CheckpointError as err:
+            print("ERROR", err, flush=True)
+    checkpointer.close()
+    if folder.endswith("/a"):
+        import shutil
+        shutil.rmtree(folder)
 """
 
 
 @pytest.mark.slow
 def test_a_full_disk_is_one_error_saying_what_to_do(tmp_path):
     disk = tmp_path / "disk"
-    if not _tmpfs(disk, "64k"):
+    if not _tmpfs(disk, "128k"):
         pytest.skip("a small disk needs `mount -t tmpfs`, which needs root")
     try:
         done = _run(DISK_FULL, disk / "ckpt")
     finally:
         subprocess.run(["umount", str(disk)], check=True)
     assert not done.stderr.strip(), done.stderr[-4000:]
-    (error,) = done.stdout.splitlines()
-    assert "cannot be written" in error and "the disk is full" in error
-    assert "free space there" in error and "resumes from the last checkpoint" in error
+    (before, during) = done.stdout.splitlines()
+    assert "step 2 cannot be written" in before and "needed as for step 1" in before
+    assert "step 1 cannot be written" in during and "RESOURCE_EXHAUSTED" in during
+    for error in (before, during):
+        assert "the disk is full" in error
+        assert "free space there" in error and "resumes from the last checkpoint" in error

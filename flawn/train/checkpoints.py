@@ -132,17 +132,30 @@ def _verify_item(item: str) -> None:
             raise failed
 
 
-def _check_room(directory: str, step: int, state: Any) -> None:
-    """Raises :class:`CheckpointError` if the disk cannot hold a checkpoint of ``state``.
+def _check_room(directory: str, step: int, previous: int | None) -> None:
+    """Raises :class:`CheckpointError` if the disk cannot hold another checkpoint.
 
-    Orbax writing to a full disk fails after printing a traceback from each of
-    its writer threads; checking first gives one line saying what to do.
+    The checkpoint before (``previous``, if any) is the measure: orbax
+    compresses, so the arrays' sizes would overstate it. Orbax writing to a
+    full disk fails only after a traceback from each of its writer threads;
+    checking first gives one line saying what to do.
     """
-    needed = sum(getattr(leaf, "nbytes", 0) for leaf in jax.tree.leaves(state))
+    if previous is None:
+        return
+    folder = os.path.join(directory, str(previous))
+    needed = sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(folder)
+        for name in names
+    )
     free = shutil.disk_usage(directory).free
     if free < needed:
         raise CheckpointError(
-            _disk_full(directory, step, f"{free:,} bytes free, {needed:,} needed")
+            _disk_full(
+                directory,
+                step,
+                f"{free:,} bytes free, {needed:,} needed as for step {previous}",
+            )
         )
 
 
@@ -297,11 +310,12 @@ class Checkpointer:
 
         Raises:
             CheckpointError: If the checkpoint cannot be written (a full disk:
-                checked before writing, and found while writing). The
+                checked before writing, with the last checkpoint's size as
+                the measure, and found while writing). The
                 half-written folder is removed; orbax's log records of the
                 failure go with the error (``__notes__``), not to the console.
         """
-        _check_room(self.directory, step, state)
+        _check_room(self.directory, step, max(self.steps(), default=None))
         stale = sorted(s for s in self._unreadable if s >= step)
         for old in stale:
             aside = os.path.join(self.directory, f"{UNREADABLE_PREFIX}{old}-{int(time.time())}")
