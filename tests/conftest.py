@@ -26,6 +26,19 @@ if "FLAWN_CACHE_DIR" not in os.environ:
 from flawn import paths  # noqa: E402  (after the environment above)
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_wandb_service():
+    """Keeps a test's W&B service to its own process.
+
+    W&B stores its service's address in ``WANDB_SERVICE`` once a process uses
+    it; subprocesses started by later tests on the same worker would inherit
+    it and log through that service, so what they record would depend on
+    which tests ran before.
+    """
+    yield
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> pathlib.Path:
     """The bundled sample data folder."""

@@ -115,3 +115,128 @@ def test_reading_a_file_that_is_not_a_wandb_log_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no run-"):
         read_offline_run(tmp_path / "empty")
+
+
+# Trains 8 steps, checkpointing every 2 and logging every step; with "hang" it stops at
+# step 5, after logging it, until killed (as a job killed by the OOM killer or `kill -9`).
+KILLED_TRAINING = """
+import sys, time
+import flawn.tasks
+from flawn.models.config import T5Config
+from flawn.train.config import OptimizerConfig, TrainConfig
+from flawn.train.local import train
+
+def hang(step, total, metrics):
+    if step == 5 and sys.argv[2] == "hang":
+        print("READY", flush=True)
+        time.sleep(600)
+
+config = TrainConfig(
+    model_dir=sys.argv[1],
+    mixture_or_task_name="demo.general_plus_legal",
+    task_feature_lengths={"inputs": 32, "targets": 8},
+    train_steps=8,
+    batch_size=2,
+    model=T5Config(emb_dim=32, num_heads=2, head_dim=8, mlp_dim=64,
+                   num_encoder_layers=1, num_decoder_layers=1),
+    optimizer=OptimizerConfig(learning_rate=3e-3, warmup_steps=2),
+    log_every=1,
+    checkpoint_every=2,
+    use_wandb=True,
+    report_data=False,
+)
+train(config, hooks=[hang])
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_outright_and_resumed_has_every_step_once_in_wandb(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    # Each attempt has a W&B service of its own, as each sweep worker has.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    env["WANDB_MODE"] = "offline"
+    job = subprocess.Popen(
+        [sys.executable, "-c", KILLED_TRAINING, str(run), "hang"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines = iter(job.stdout.readline, "")
+        assert "READY" in (line.strip() for line in lines)  # step 5 logged, 4 checkpointed
+    finally:
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_TRAINING, str(run), "finish"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "resuming" in done.stdout + done.stderr
+
+    folders = sorted((run / "wandb").glob("offline-run-*"))  # the killed attempt's, then ours
+    assert len(folders) == 2
+    steps = [row["_step"] for folder in folders for row in read_offline_run(folder).history]
+    assert steps == list(range(1, 9))
+    history = [row for folder in folders for row in read_offline_run(folder).history]
+    from flawn.runs.run_dir import TrainDir
+
+    rows = TrainDir(run).read_metrics()
+    assert [row["step"] for row in rows] == list(range(1, 9))
+    for row, logged in zip(rows, history, strict=True):
+        assert logged["loss"] == pytest.approx(row["loss"])
+
+
+# Opens, fills and closes runs one after another, reading each back as soon as it is
+# closed (as `test_run_card_lists_plan_counts_and_scores_and_goes_to_wandb` does); prints
+# the runs whose log lacked its last records. W&B's service writes a run's log after
+# `finish()` returns, so without waiting for it the read raced the writer.
+CLOSE_THEN_READ = """
+import json, pathlib, sys
+from flawn.train.tracking import RunTracker
+from flawn.train.wandb_offline import read_offline_run
+
+root = pathlib.Path(sys.argv[1])
+(root / "card.md").write_text("# card")
+incomplete = []
+for attempt in range(8):
+    tracker = RunTracker(root / str(attempt), "run", {"a": 1}, project="flawn-test",
+                         run_id=f"closed{attempt}", metrics_file=None)
+    tracker.log({"loss": 1.0}, step=1)
+    tracker.log_file("run_card", "run_card", root / "card.md")
+    folder = tracker.wandb_dir
+    tracker.close()
+    run = read_offline_run(folder)
+    if run.artifacts != [("run_card", "run_card", ["card.md"])] or run.metric("loss") != [(1, 1.0)]:
+        incomplete.append(attempt)
+print("RESULT " + json.dumps(incomplete))
+"""
+
+
+@pytest.mark.slow
+def test_a_closed_run_reads_back_whole_at_once(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_THEN_READ, str(tmp_path)],
+        env={**env, "WANDB_MODE": "offline"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    assert json.loads(line.removeprefix("RESULT ")) == []

@@ -134,7 +134,7 @@ def _cmd_status(args: argparse.Namespace, gin_files: list[str], bindings: list[s
 
     import pandas as pd
 
-    from flawn.sweeps.launcher import orphan_rows, status_rows, summary_counts
+    from flawn.sweeps.launcher import error_lines, orphan_rows, status_rows, summary_counts
 
     plan = _plan(args, gin_files, bindings, strict=False)
     rows = status_rows(plan)
@@ -143,7 +143,12 @@ def _cmd_status(args: argparse.Namespace, gin_files: list[str], bindings: list[s
         print(json.dumps({"runs": rows, "not_in_experiment": orphans}, indent=2))
         return 0
     print(f"sweep {plan.sweep.name} ({plan.sweep_dir}): {summary_counts(rows)}\n")
-    print(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
+    table = [{k: v for k, v in row.items() if k not in ("error", "log")} for row in rows]
+    print(pd.DataFrame(table).to_markdown(index=False, disable_numparse=True))
+    errors = error_lines(rows)
+    if errors:
+        print("\nErrors (whole; the tracebacks are in the logs named):")
+        print("\n".join(errors))
     if orphans:
         print(f"\nIn the folder but no longer in {args.experiment} (kept, never rerun):")
         print(pd.DataFrame(orphans).to_markdown(index=False))

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 
@@ -268,12 +269,38 @@ def status_rows(plan: SweepPlan) -> list[dict]:
                 "evals": f"{len(evals_done(run_dir, keys))}/{len(keys)}",
                 "attempts": status.get("attempts", 0),
                 "wall": f"{seconds:,.0f} s" if seconds else "",
-                "error": (status.get("error") or "").strip().splitlines()[-1][:100]
-                if status.get("error")
-                else "",
+                "error": " ".join((status.get("error") or "").split()),
+                "log": _log_of(run_dir) if status.get("error") else "",
             }
         )
     return rows
+
+
+def _log_of(run_dir) -> str:
+    found = run_dir.latest_log()
+    return os.fspath(found) if found is not None else ""
+
+
+def error_lines(rows: Sequence[dict], width: int = 100) -> list[str]:
+    """The errors of ``status_rows``, whole and wrapped, each with the log holding its traceback."""
+    lines = []
+    for row in rows:
+        if row.get("error"):
+            lines.append(f"{row['run id']} {row['run']}:")
+            # Paths are never split, so they can be copied from the terminal.
+            lines.extend(
+                textwrap.wrap(
+                    row["error"],
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="  ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+            if row.get("log"):
+                lines.append(f"  traceback: {row['log']}")
+    return lines
 
 
 def orphan_rows(plan: SweepPlan) -> list[dict]:

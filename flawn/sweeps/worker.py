@@ -4,7 +4,8 @@
 sweep launch`` starts for each run, so that a crash, an out-of-memory kill
 or a bad configuration in one run never takes the others down. Everything
 the run prints is also written to ``logs/attempt-N.log``; its status,
-heartbeat, progress and error go to ``run.json``.
+heartbeat, progress and error go to ``run.json``. A failed run prints one
+line naming the error and its log; the traceback is in the log only.
 """
 
 from __future__ import annotations
@@ -148,8 +149,22 @@ def run_one(
         run_dir.update_status(status="interrupted", pid=None, ended=time.time())
         raise
     except BaseException as err:
-        run_dir.mark_failed(f"{type(err).__name__}: {err}", traceback.format_exc())
-        traceback.print_exc()
+        details = traceback.format_exc()
+        run_dir.mark_failed(f"{type(err).__name__}: {err}", details)
+        if log_file is None:
+            traceback.print_exc()
+        else:
+            # The console gets one line; the traceback (with orbax's records, if any) is
+            # for whoever opens the log it names.
+            log_file.write(details)
+            log_file.flush()
+            print(
+                f"== run {spec.run_id} {spec.name}: failed: {type(err).__name__}: "
+                f"{str(err).strip()} (traceback in {run_dir.log_path(attempt)})",
+                file=saved[1],
+                flush=True,
+            )
+            log_file.write(f"== run {spec.run_id} {spec.name}: failed\n")
         raise
     finally:
         sys.stdout, sys.stderr = saved

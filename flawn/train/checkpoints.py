@@ -17,10 +17,14 @@ safetensors files).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import re
+import shutil
+import sys
 import time
+import traceback
 import warnings
 from typing import Any
 
@@ -95,6 +99,121 @@ def _read_item(item: str, keys: tuple[str, ...] | None = None) -> dict:
         restore()
 
 
+#: How many stored values :func:`_verify_item` reads at a time (bounds its memory).
+_VERIFY_BATCH = 64
+
+
+def _verify_item(item: str) -> None:
+    """Reads every stored value of an orbax item; raises the first read's error, naming the file.
+
+    Orbax reads an item's arrays concurrently on an event loop it closes as
+    soon as one read fails; the reads still in flight then finish into the
+    closed loop, and each prints a ``RuntimeError: Event loop is closed``
+    traceback (one per array: dozens for a real model). Reading the item's
+    key-value store directly (tensorstore's OCDBT driver, waited on without
+    asyncio) finds a truncated or missing file first, with no such noise.
+    Items of other layouts are left to orbax's read.
+    """
+    import tensorstore as ts  # deferred: only a read needs it
+
+    if not os.path.isfile(os.path.join(item, "manifest.ocdbt")):
+        return
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{item}/"}).result()
+    keys = store.list().result()
+    for start in range(0, len(keys), _VERIFY_BATCH):
+        reads = [store.read(key) for key in keys[start : start + _VERIFY_BATCH]]
+        failed = None
+        for read in reads:  # every read is waited on before raising: none is left running
+            try:
+                read.result()
+            except Exception as err:  # tensorstore raises ValueError with the status text
+                failed = failed or err
+        if failed is not None:
+            raise failed
+
+
+def _check_room(directory: str, step: int, previous: int | None) -> None:
+    """Raises :class:`CheckpointError` if the disk cannot hold another checkpoint.
+
+    The checkpoint before (``previous``, if any) is the measure: orbax
+    compresses, so the arrays' sizes would overstate it. Orbax writing to a
+    full disk fails only after a traceback from each of its writer threads;
+    checking first gives one line saying what to do.
+    """
+    if previous is None:
+        return
+    folder = os.path.join(directory, str(previous))
+    needed = sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(folder)
+        for name in names
+    )
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise CheckpointError(
+            _disk_full(
+                directory,
+                step,
+                f"{free:,} bytes free, {needed:,} needed as for step {previous}",
+            )
+        )
+
+
+def _disk_full(directory: str, step: int, detail: str) -> str:
+    return (
+        f"the checkpoint of step {step} cannot be written to {directory}: the disk is full "
+        f"({detail}); free space there (or move the run folder) and launch again: training "
+        "resumes from the last checkpoint written"
+    )
+
+
+def _late_orbax_callback(unraisable) -> bool:
+    """Whether an unraisable error is an in-flight tensorstore call finishing into a closed loop.
+
+    When one of orbax's concurrent writes fails (a disk filling up), orbax
+    closes its event loop at once; the writes still in flight finish later
+    and their callbacks raise ``RuntimeError: Event loop is closed`` from
+    ``call_soon_threadsafe``, one traceback each. The failure itself is
+    raised and reported; these say nothing more.
+    """
+    err = unraisable.exc_value
+    if not isinstance(err, RuntimeError) or str(err) != "Event loop is closed":
+        return False
+    frames = traceback.extract_tb(unraisable.exc_traceback)
+    return any(frame.name == "call_soon_threadsafe" for frame in frames)
+
+
+def _install_unraisable_filter() -> None:
+    """Routes :func:`_late_orbax_callback` errors to the debug log; all others as before."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_flawn_filter", False):
+        return
+
+    def hook(unraisable):
+        if _late_orbax_callback(unraisable):
+            log.debug("a tensorstore call finished after orbax closed its event loop (ignored)")
+        else:
+            previous(unraisable)
+
+    hook._flawn_filter = True
+    sys.unraisablehook = hook
+
+
+class _Collected(logging.Filter):
+    """Holds back orbax's log records (absl's logger) so they can go with the error instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({_short(record.exc_info[1])})"
+        self.records.append(f"{record.levelname}: {text}")
+        return False
+
+
 def _warn_unreadable(directory: str, step: int, error: str, instead: int) -> None:
     log.warning(
         "the checkpoint at step %d in %s cannot be read (%s); using step %d, the newest that can "
@@ -121,6 +240,7 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike, keep: int = 2):
+        _install_unraisable_filter()
         self.directory = os.path.abspath(os.fspath(directory))
         self._manager = ocp.CheckpointManager(
             self.directory,
@@ -147,6 +267,7 @@ class Checkpointer:
             return None
         if step not in self._unreadable:
             try:
+                _verify_item(self._item(step))
                 _read_item(self._item(step))
             except Exception as err:  # orbax and tensorstore raise many kinds; any means unreadable
                 self._unreadable[step] = _short(err)
@@ -186,7 +307,15 @@ class Checkpointer:
         Unreadable checkpoints of this step or later (training went on from
         an earlier one) are set aside first: orbax would refuse to write the
         same step and silently skip any step below its newest.
+
+        Raises:
+            CheckpointError: If the checkpoint cannot be written (a full disk:
+                checked before writing, with the last checkpoint's size as
+                the measure, and found while writing). The
+                half-written folder is removed; orbax's log records of the
+                failure go with the error (``__notes__``), not to the console.
         """
+        _check_room(self.directory, step, max(self.steps(), default=None))
         stale = sorted(s for s in self._unreadable if s >= step)
         for old in stale:
             aside = os.path.join(self.directory, f"{UNREADABLE_PREFIX}{old}-{int(time.time())}")
@@ -200,8 +329,31 @@ class Checkpointer:
             del self._unreadable[old]
         if stale:
             self._manager.reload()
-        self._manager.save(step, args=ocp.args.StandardSave(state))
-        self._manager.wait_until_finished()
+        collected = _Collected()
+        absl_logger = logging.getLogger("absl")
+        absl_logger.addFilter(collected)
+        try:
+            self._manager.save(step, args=ocp.args.StandardSave(state))
+            self._manager.wait_until_finished()
+        except Exception as err:  # orbax and tensorstore raise many kinds
+            for partial in os.listdir(self.directory):
+                if partial.startswith(f"{step}.orbax-checkpoint-tmp"):
+                    shutil.rmtree(os.path.join(self.directory, partial), ignore_errors=True)
+            full = getattr(err, "errno", None) == errno.ENOSPC or any(
+                sign in str(err) for sign in ("RESOURCE_EXHAUSTED", "os_error_code='28'")
+            )
+            message = (
+                _disk_full(self.directory, step, _short(err))
+                if full
+                else f"the checkpoint of step {step} cannot be written to {self.directory} "
+                f"({_short(err)})"
+            )
+            error = CheckpointError(message)
+            for line in collected.records:
+                error.add_note(f"orbax: {line}")
+            raise error from err
+        finally:
+            absl_logger.removeFilter(collected)
         self._readable.add(step)
 
     def saved_keys(self, step: int) -> set[str]:
@@ -291,8 +443,10 @@ def read_params(directory: str | os.PathLike, step: int | None = None) -> tuple[
         raise CheckpointError(f"{directory} has no checkpoint at step {step} (steps: {steps})")
     errors: dict[int, str] = {}
     for candidate in [step] if step is not None else list(reversed(steps)):
+        item = os.path.join(directory, str(candidate), _ITEM)
         try:
-            params = _read_item(os.path.join(directory, str(candidate), _ITEM), ("params",))
+            _verify_item(item)
+            params = _read_item(item, ("params",))
         except Exception as err:  # orbax and tensorstore raise many kinds; any means unreadable
             errors[candidate] = _short(err)
             continue

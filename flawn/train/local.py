@@ -211,6 +211,8 @@ def train(
             metrics_file=TrainDir.METRICS,
         )
     _record_gin_config(tracker)
+    if start_step:  # rows a killed attempt logged but W&B never wrote
+        tracker.catch_up(files.read_metrics())
     # XLA inserts the collectives the shardings imply (gradient all-reduce over data, ...).
     train_step = jax.jit(
         make_train_step(

@@ -5,7 +5,9 @@ set, ``online`` with an account, else ``offline``. Online mode with no route
 to the W&B server would make ``wandb.init`` wait about 100 s and then fail;
 flawn checks the server first (a 3 s TCP connect) and logs offline instead,
 saying so. A run given a ``run_id`` resumes the same W&B run, so a restarted
-training job continues its curves instead of starting a new run.
+training job continues its curves instead of starting a new run; rows the
+W&B service had not yet written when a job was killed outright are logged
+again from the metrics file when it resumes (:meth:`RunTracker.catch_up`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import netrc
 import os
 import pathlib
 import socket
+import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 _DEFAULT_HOST = "https://api.wandb.ai"
 _CONNECT_TIMEOUT_S = 3.0
+#: How long closing a run waits for W&B's service to write the rest of its log.
+_LOG_WAIT_S = 120.0
 
 
 def wandb_mode() -> str:
@@ -109,6 +114,7 @@ class RunTracker:
             else None
         )
         self._wandb_run = None
+        self._wandb_floor: int | None = None  # W&B already holds every step up to this
         self.mode = "disabled"
         self.notice: str | None = None
         if use_wandb:
@@ -149,6 +155,13 @@ class RunTracker:
                 "instead; upload later with `wandb sync`"
             )
             print(self.notice, flush=True)
+            # The failed attempt leaves its run registered with W&B's service process,
+            # which then refuses a second run with the same id ("run ID ... is in use");
+            # a fresh service takes the offline run under the id the run resumes by. A
+            # service inherited from a parent process (WANDB_SERVICE) outlives teardown,
+            # so its address is dropped too and this process starts its own.
+            wandb.teardown()
+            os.environ.pop("WANDB_SERVICE", None)
             return wandb.init(mode="offline", **kwargs)
 
     @property
@@ -167,8 +180,52 @@ class RunTracker:
             row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
             self._metrics.write(json.dumps(row) + "\n")
             self._metrics.flush()
-        if self._wandb_run is not None:
+        if self._wandb_run is not None and (self._wandb_floor is None or step > self._wandb_floor):
             self._wandb_run.log(dict(metrics), step=step)
+
+    def catch_up(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Logs to W&B the rows of a resumed run that its W&B history lacks.
+
+        W&B's service writes a run's records to disk every 15 seconds; a job
+        killed outright (``kill -9``, the kernel's OOM killer, a lost node)
+        loses what it held, so the synced run would show only the resumed
+        steps. The metrics file is written row by row: its rows after the
+        last step that an earlier attempt's W&B log (or, online, the server)
+        holds are logged now, and later calls of :meth:`log` skip steps W&B
+        already has, so each step is in the W&B history once.
+
+        Args:
+            rows: The metrics file's rows (``{"step": ..., ...}``) up to the
+                checkpoint the run resumes from.
+
+        Returns:
+            How many rows were logged again.
+        """
+        if self._wandb_run is None:
+            return 0
+        floor = self._recorded_step()
+        missing = [row for row in rows if row["step"] > floor]
+        for row in missing:
+            self._wandb_run.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+        self._wandb_floor = max([floor, *(row["step"] for row in missing)])
+        if missing:
+            log.info("W&B: logged %d metric row(s) an earlier attempt lost", len(missing))
+        return len(missing)
+
+    def _recorded_step(self) -> int:
+        """The last step an earlier attempt of this W&B run recorded (-1 if none)."""
+        from flawn.train.wandb_offline import read_offline_run
+
+        run = self._wandb_run
+        if self.mode == "online":  # the server's history is what counts
+            return run.starting_step - 1
+        current = pathlib.Path(self.wandb_dir)
+        steps = [-1]
+        # Earlier attempts' folders: offline-run-<date>_<time>-<id> (or run-... when online).
+        for folder in current.parent.glob(f"*run-????????_??????-{run.id}"):
+            if folder != current and list(folder.glob("run-*.wandb")):
+                steps.extend(row["_step"] for row in read_offline_run(folder).history)
+        return max(steps)
 
     def log_table(self, key: str, columns: list[str], rows: list[list[Any]]) -> None:
         """Logs a table (e.g. per-task eval scores) to W&B; no-op without W&B."""
@@ -213,5 +270,34 @@ class RunTracker:
         if self._metrics is not None:
             self._metrics.close()
         if self._wandb_run is not None:
+            folder = self.wandb_dir
             self._wandb_run.finish()
             self._wandb_run = None
+            _wait_for_log(folder)
+
+
+def _wait_for_log(folder: str, timeout_s: float = _LOG_WAIT_S) -> None:
+    """Waits until W&B's service has written a finished run's whole log (see ``log_is_complete``).
+
+    Without this, whoever reads or syncs the run right after (the next
+    stage, ``wandb sync``, a test) may find its last records (an artifact,
+    the last history rows) missing; the lag grows with the machine's load.
+    A service shared with a parent process (``WANDB_SERVICE``) keeps
+    writing after this process's own W&B teardown, so the file itself is
+    what is waited on.
+    """
+    from flawn.train.wandb_offline import log_is_complete
+
+    if not list(pathlib.Path(folder).glob("run-*.wandb")):
+        return  # no transaction log (W&B made none; it is created when the run starts)
+    deadline = time.monotonic() + timeout_s
+    while not log_is_complete(folder):
+        if time.monotonic() > deadline:
+            log.warning(
+                "W&B: the log of %s is still incomplete after %.0f s; its last records may be "
+                "missing",
+                folder,
+                timeout_s,
+            )
+            return
+        time.sleep(0.05)

@@ -87,6 +87,26 @@ def _payloads(path: pathlib.Path) -> Iterator[bytes]:
             pending = b""
 
 
+def log_is_complete(run_dir: str | os.PathLike) -> bool:
+    """Whether an offline run's transaction log holds its final (``exit``) record.
+
+    ``run.finish()`` returns once W&B's service has the run's records, not
+    once they are in the file: the service writes them after. Records are
+    written in order, so a log with its exit record holds all of them.
+    """
+    from wandb.proto import wandb_internal_pb2 as pb  # deferred: slow import
+
+    found = sorted(pathlib.Path(run_dir).glob("run-*.wandb"))
+    if not found:
+        return False
+    record = pb.Record()
+    for payload in _payloads(found[0]):
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") == "exit":
+            return True
+    return False
+
+
 def _key(item) -> str:
     return "/".join(item.nested_key) if item.nested_key else item.key
 
