@@ -13,6 +13,8 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -284,3 +286,21 @@ def test_the_demo_on_t5x_plans_with_a_warning_and_does_not_launch(tmp_path):
     with pytest.raises(ConfigError, match=r"OptimizerConfig\.name = 'adamw' does not reach T5X"):
         plan_sweep("experiments/demo.gin", output_dir=tmp_path, backend="t5x", strict=True)
     assert not os.listdir(tmp_path)
+
+
+def test_the_schedule_works_after_t5x_has_locked_the_gin_config():
+    # T5X imports the stage gin's modules, locks the config, and only then calls
+    # learning_rate_fn: nothing it calls may register a gin configurable that late.
+    script = (
+        "import gin\n"
+        "from flawn.t5x import schedule\n"
+        "gin.finalize()\n"
+        "fn = schedule.stage_learning_rate('rsqrt', 1.0, 100, 10, step_offset=1000)\n"
+        "print(float(fn(1000)), float(fn(1010)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, later = (float(x) for x in done.stdout.split())
+    assert first == pytest.approx(0.1) and later == pytest.approx(0.1)

@@ -22,6 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# Imported here, not in the function: T5X calls the function after it has locked the gin
+# config, and these modules register gin configurables when they are first imported.
+import jax.numpy as jnp
+
+from flawn.train.config import OptimizerConfig
+from flawn.train.optim import learning_rate_schedule
+
 
 def stage_learning_rate(
     schedule: str,
@@ -42,11 +49,6 @@ def stage_learning_rate(
     Returns:
         ``fn(step) -> learning rate`` (float32), jit-compatible.
     """
-    import jax.numpy as jnp
-
-    from flawn.train.config import OptimizerConfig
-    from flawn.train.optim import learning_rate_schedule
-
     config = OptimizerConfig(
         name="adafactor",
         learning_rate=learning_rate,
