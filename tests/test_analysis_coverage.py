@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from flawn.analysis.analyze import analyze
-from flawn.analysis.coverage import MissingEvaluations
+from flawn.analysis.coverage import MissingEvaluations, missing_runs
 from flawn.analysis.sweep_report import analyze_sweep
 from flawn.analysis.synthetic import SimulatedTask, write_sweep
 from flawn.cli import main
@@ -112,3 +112,18 @@ def test_runs_without_recorded_requests_count_as_missing_without_rows(tmp_path, 
     assert main(["analyze", str(root), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "small-more-0 (more/small/finetune/0): planned, no finished evaluation" in err
+
+
+def test_requests_that_cannot_be_resolved_are_judged_by_rows_and_said_so(
+    stale_sweep, tmp_path, caplog
+):
+    root, base, plus = stale_sweep
+    # a suite whose files are not on this machine: the request keys cannot be computed
+    (root / "evals.json").write_text(json.dumps([{"suite": "no_such_suite"}]))
+    with caplog.at_level("WARNING", logger="flawn.analysis.coverage"):
+        missing = missing_runs([root], evaluated=set())
+    assert {m.run_id for m in missing} == {
+        json.loads((f / "spec.json").read_text())["run_id"] for f in (base, plus)
+    }
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("cannot be resolved here" in m and "no_such_suite" in m for m in warned)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import pathlib
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 SWEEP_EVALS_FILE = "evals.json"
 #: How many runs an error message or a table note names before "and N more".
 _NAMED = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,8 +156,15 @@ def missing_runs(
                         if _wanted(e, suite, mode)
                     ]
                 )
-            except (FlawnError, OSError, TypeError, ValueError):
-                # e.g. the suite's files are not on this machine: judge by the rows instead
+            except (FlawnError, OSError, TypeError, ValueError) as err:
+                # e.g. the suite's files are not on this machine: judge by the rows instead,
+                # and say so, since "evaluated" then means "has rows", not "is current"
+                log.warning(
+                    "%s: the evaluations its sweep asks for cannot be resolved here (%s); "
+                    "runs asking for them count as evaluated when they have rows",
+                    folder,
+                    err,
+                )
                 keys_of[cache] = None
         keys = keys_of[cache]
         if keys is None:
