@@ -19,6 +19,7 @@ import sys
 import textwrap
 
 import pytest
+from test_t5x import T5X_PYTHON
 
 import flawn.tasks  # noqa: F401  (registers the demo mixtures the run trains on)
 from flawn.runs import EvalSpec, RunDir
@@ -196,23 +197,6 @@ def test_two_workers_train_the_run_one_process_trains_with_flawns_trainer(tmp_pa
     assert [json.loads(row)["step"] for row in metrics] == list(range(1, STEPS + 1))
     assert trained.read_status()["status"] == "finished"
     assert trained.final_stage().checkpoint_steps()[-1] == STEPS
-
-
-def _t5x_python() -> str | None:
-    """An interpreter that imports T5X: FLAWN_T5X_PYTHON's, else this one."""
-    for python in filter(None, [os.environ.get("FLAWN_T5X_PYTHON"), sys.executable]):
-        try:
-            found = subprocess.run(
-                [python, "-c", "import t5x.train"], capture_output=True, timeout=300, cwd="/"
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if found.returncode == 0:
-            return python
-    return None
-
-
-T5X_PYTHON = _t5x_python()
 
 
 def _t5x_losses(model_dir) -> dict[int, float]:

@@ -86,11 +86,17 @@ def _files(run_dir: RunDir) -> dict[str, str]:
 
 # -- which python has T5X --------------------------------------------------------------------
 def _t5x_python() -> str | None:
+    """An interpreter that imports T5X (FLAWN_T5X_PYTHON's, else this one); other T5X tests
+    import :data:`T5X_PYTHON` from here. Run from ``/``: a ``t5x/`` folder in the current
+    one would be taken for T5X."""
     candidates = [os.environ.get("FLAWN_T5X_PYTHON"), sys.executable]
     for python in filter(None, candidates):
         try:
             found = subprocess.run(
-                [python, "-c", "import t5x.train, t5x.infer"], capture_output=True, timeout=300
+                [python, "-c", "import t5x.train, t5x.infer"],
+                capture_output=True,
+                timeout=300,
+                cwd="/",
             )
         except (OSError, subprocess.TimeoutExpired):
             continue

@@ -8,11 +8,11 @@ interpreter (skipped with the reason otherwise).
 import json
 import os
 import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from test_t5x import T5X_PYTHON
 
 import flawn.tasks  # noqa: F401  (registers the demo mixture)
 from flawn.cli import main
@@ -170,15 +170,8 @@ np.savez(model_dir + "/params.npz", **flat)
 @pytest.fixture(scope="module")
 def t5x_python():
     """A Python that imports T5X, else the test is skipped saying how to get one."""
-    for python in filter(None, [os.environ.get("FLAWN_T5X_PYTHON"), sys.executable]):
-        try:
-            found = subprocess.run(
-                [python, "-c", "import t5x.checkpoints"], capture_output=True, timeout=600
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if found.returncode == 0:
-            return python
+    if T5X_PYTHON is not None:
+        return T5X_PYTHON
     pytest.skip(
         "t5x is not importable; install T5X (README: 'Training on TPU pods with T5X') and set "
         "FLAWN_T5X_PYTHON=/path/to/that/venv/bin/python to import a checkpoint T5X wrote"
