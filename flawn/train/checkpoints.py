@@ -159,6 +159,30 @@ def _check_room(directory: str, step: int, previous: int | None) -> None:
         )
 
 
+def _remove_partial(directory: str, step: int, settle: float = 0.5, limit: float = 10.0) -> None:
+    """Removes the half-written folder of ``step`` once no late write brings it back.
+
+    When a write fails, orbax raises while tensorstore's writes already under
+    way go on in its own threads (they cannot be cancelled or joined from
+    here) and may create the folder again after a first removal. So the
+    folder is removed until it has stayed absent for ``settle`` seconds
+    (``limit`` bounds the wait; only this failure path waits).
+    """
+    prefix = f"{step}.orbax-checkpoint-tmp"
+    deadline = time.monotonic() + limit
+    absent_since = None
+    while time.monotonic() < deadline:
+        partial = [name for name in os.listdir(directory) if name.startswith(prefix)]
+        for name in partial:
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+        now = time.monotonic()
+        if partial or absent_since is None:
+            absent_since = now
+        elif now - absent_since >= settle:
+            return
+        time.sleep(0.05)
+
+
 def _disk_full(directory: str, step: int, detail: str) -> str:
     return (
         f"the checkpoint of step {step} cannot be written to {directory}: the disk is full "
@@ -336,9 +360,7 @@ class Checkpointer:
             self._manager.save(step, args=ocp.args.StandardSave(state))
             self._manager.wait_until_finished()
         except Exception as err:  # orbax and tensorstore raise many kinds
-            for partial in os.listdir(self.directory):
-                if partial.startswith(f"{step}.orbax-checkpoint-tmp"):
-                    shutil.rmtree(os.path.join(self.directory, partial), ignore_errors=True)
+            _remove_partial(self.directory, step)
             full = getattr(err, "errno", None) == errno.ENOSPC or any(
                 sign in str(err) for sign in ("RESOURCE_EXHAUSTED", "os_error_code='28'")
             )
