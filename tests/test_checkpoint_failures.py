@@ -97,7 +97,13 @@ def test_a_checkpoint_that_cannot_be_written_is_one_error_with_orbax_records_att
     assert os.listdir(folder) == []  # the half-written step is removed
 
 
-def test_a_truncated_checkpoint_is_found_before_orbax_starts_reading_it(tmp_path, monkeypatch):
+def test_a_truncated_checkpoint_is_named_and_a_good_one_is_read_once_per_use(tmp_path, monkeypatch):
+    """A good checkpoint is read once per use; the file-naming read only follows a failed one.
+
+    :func:`flawn.train.checkpoints._verify_item` (which names the file cut short) runs only
+    after orbax's read failed: for the truncated step 20, never for the good step 10, which
+    finding the newest readable step and reading its parameters each read once.
+    """
     import numpy as np
 
     from flawn.train import checkpoints
@@ -112,18 +118,26 @@ def test_a_truncated_checkpoint_is_found_before_orbax_starts_reading_it(tmp_path
     for path in (tmp_path / "20").rglob("*"):
         if path.is_file() and path.parent.name == "d":
             path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    # Orbax's concurrent read of a broken item is what leaves callbacks on a closed loop.
-    read = []
-    real = checkpoints._read_item
+    read, verified = [], []
+    real_read, real_verify = checkpoints._read_item, checkpoints._verify_item
     monkeypatch.setattr(
-        checkpoints, "_read_item", lambda item, keys=None: read.append(item) or real(item, keys)
+        checkpoints,
+        "_read_item",
+        lambda item, keys=None: read.append(item) or real_read(item, keys),
+    )
+    monkeypatch.setattr(
+        checkpoints, "_verify_item", lambda item: verified.append(item) or real_verify(item)
     )
     checkpointer = checkpoints.Checkpointer(tmp_path)
     assert checkpointer.latest_step() == 10
     assert "local file" in checkpointer.unreadable()[20]  # tensorstore names the file
+    assert str(tmp_path / "20" / "default" / "d") in checkpointer.unreadable()[20]
+    bad, good = str(tmp_path / "20" / "default"), str(tmp_path / "10" / "default")
+    assert read == [bad, good] and verified == [bad]
+    read.clear(), verified.clear()
     params, step = checkpoints.read_params(tmp_path)
     assert step == 10 and params["w"][0, 0] == 10
-    assert read == [str(tmp_path / "10" / "default")] * 2
+    assert read == [bad, good] and verified == [bad]
 
 
 def _tmpfs(path: pathlib.Path, size: str) -> bool:

@@ -106,13 +106,10 @@ _VERIFY_BATCH = 64
 def _verify_item(item: str) -> None:
     """Reads every stored value of an orbax item; raises the first read's error, naming the file.
 
-    Orbax reads an item's arrays concurrently on an event loop it closes as
-    soon as one read fails; the reads still in flight then finish into the
-    closed loop, and each prints a ``RuntimeError: Event loop is closed``
-    traceback (one per array: dozens for a real model). Reading the item's
-    key-value store directly (tensorstore's OCDBT driver, waited on without
-    asyncio) finds a truncated or missing file first, with no such noise.
-    Items of other layouts are left to orbax's read.
+    Reads the item's key-value store directly (tensorstore's OCDBT driver,
+    waited on without asyncio), a batch at a time, so a truncated or missing
+    file is named in the error; orbax's own read error often is not. Items of
+    other layouts are left to orbax's error.
     """
     import tensorstore as ts  # deferred: only a read needs it
 
@@ -130,6 +127,23 @@ def _verify_item(item: str) -> None:
                 failed = failed or err
         if failed is not None:
             raise failed
+
+
+def _named_read_error(item: str, err: Exception) -> Exception:
+    """The error that says why an item cannot be read, naming the file where one can.
+
+    Called only after orbax's read failed, so a readable checkpoint is read
+    once here, not twice: orbax's error often names no file ("Event loop is
+    closed", a short read), while reading the key-value store directly
+    (:func:`_verify_item`) names the file cut short. The late callbacks of
+    orbax's failed read are kept off the console by the unraisable-hook
+    filter every :class:`Checkpointer` installs.
+    """
+    try:
+        _verify_item(item)
+    except Exception as named:  # tensorstore raises ValueError with the status text
+        return named
+    return err
 
 
 def _check_room(directory: str, step: int, previous: int | None) -> None:
@@ -208,7 +222,11 @@ def _late_orbax_callback(unraisable) -> bool:
 
 
 def _install_unraisable_filter() -> None:
-    """Routes :func:`_late_orbax_callback` errors to the debug log; all others as before."""
+    """Routes orbax's late callback errors to the debug log; all others as before.
+
+    Those are :func:`_late_orbax_callback` errors and the unretrieved read
+    errors of :func:`_unretrieved_read_error`.
+    """
     previous = sys.unraisablehook
     if getattr(previous, "_flawn_filter", False):
         return
@@ -221,6 +239,27 @@ def _install_unraisable_filter() -> None:
 
     hook._flawn_filter = True
     sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(_unretrieved_read_error)
+
+
+def _unretrieved_read_error(record: logging.LogRecord) -> bool:
+    """Keeps asyncio's "Task exception was never retrieved" for orbax's sibling reads quiet.
+
+    When one of orbax's concurrent reads of a broken checkpoint fails, orbax
+    raises that error (reported as the checkpoint being unreadable) and
+    drops the reads still running; asyncio logs each one's own failure,
+    with a traceback, when the task is collected. They add nothing to the
+    error already reported, so they go to the debug log.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    if (
+        record.getMessage().startswith("Task exception was never retrieved")
+        and error is not None
+        and "tensorstore_spec" in str(error)
+    ):
+        log.debug("a concurrent orbax read failed after the first failure: %s", _short(error))
+        return False
+    return True
 
 
 class _Collected(logging.Filter):
@@ -291,10 +330,9 @@ class Checkpointer:
             return None
         if step not in self._unreadable:
             try:
-                _verify_item(self._item(step))
                 _read_item(self._item(step))
             except Exception as err:  # orbax and tensorstore raise many kinds; any means unreadable
-                self._unreadable[step] = _short(err)
+                self._unreadable[step] = _short(_named_read_error(self._item(step), err))
             else:
                 self._readable.add(step)
                 return None
@@ -467,10 +505,9 @@ def read_params(directory: str | os.PathLike, step: int | None = None) -> tuple[
     for candidate in [step] if step is not None else list(reversed(steps)):
         item = os.path.join(directory, str(candidate), _ITEM)
         try:
-            _verify_item(item)
             params = _read_item(item, ("params",))
         except Exception as err:  # orbax and tensorstore raise many kinds; any means unreadable
-            errors[candidate] = _short(err)
+            errors[candidate] = _short(_named_read_error(item, err))
             continue
         for bad, error in errors.items():
             _warn_unreadable(directory, bad, error, candidate)
