@@ -254,6 +254,15 @@ def test_duplicate_mixtures_and_zero_se_are_fine():
     assert np.all(np.isfinite(proposal.predicted)) and np.all(proposal.hi >= proposal.lo)
 
 
+def test_a_region_of_one_mixture_gives_it_or_says_why_not():
+    constraints = Constraints(lower={"legal": 0.3, "general": 0.7})
+    x, y, se = np.array([[0.0, 1.0], [0.5, 0.5]]), np.array([40.0, 42.0]), np.array([0.5, 0.5])
+    proposal = propose_mixtures(x, y, se, ["legal", "general"], 1, constraints)
+    np.testing.assert_allclose(proposal.shares, [[0.3, 0.7]])
+    with pytest.raises(ValueError, match="cannot pick 2 mixtures from 1 candidates"):
+        propose_mixtures(x, y, se, ["legal", "general"], 2, constraints)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -304,16 +313,20 @@ def test_random_surfaces_have_known_optima():
 def test_proposer_beats_the_grid_on_simulated_surfaces():
     # Twelve random surfaces (3-5 components, both families), 5 rounds of 4 runs, noise at
     # LegalBench's sizes plus an unreported seed sd of 0.5 points. Seed 2026 was not used
-    # while developing. The margins hold on every 12-surface block of seeds 1-6 (worst:
-    # 0.14 points and a ratio of 0.51); single surfaces can go either way.
+    # while developing. Measured on 12-surface blocks of unseen seeds (2026, 31-34): the grid's
+    # mean final regret minus the proposer's was 0.10-0.28 points, their ratio 0.37-0.64;
+    # seed 2026 was the worst block, so the margins below sit under the worst measured one.
+    # Single surfaces go either way (noise of ~0.6 points per run).
     results = benchmark(12, setting=Setting(rounds=5, k=4), seed=2026)
     final = results[results["round"] == 5].pivot(
         index="replication", columns="method", values="regret"
     )
     assert (final >= -1e-9).all().all()
     proposer, grid = final["proposer"].mean(), final["grid"].mean()
-    assert proposer < grid - 0.1
-    assert proposer < 0.65 * grid
+    assert proposer < grid - 0.05
+    assert proposer < 0.7 * grid
+    # Not just the surrogate's smoothing: the same GP on the grid's runs does worse.
+    assert proposer < final["grid+gp"].mean()
     table = summary(results)
     assert list(table.index) == [1, 2, 3, 4, 5]
     # Round 1 is the shared design: the same regret for both.

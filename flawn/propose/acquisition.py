@@ -54,7 +54,7 @@ def select_batch(
     candidates: np.ndarray,
     k: int,
     method: str = "ei",
-    min_distance: float = 0.05,
+    min_distance: float = 0.1,
     seed: int = 0,
 ) -> np.ndarray:
     """Indices of ``k`` candidates to run next.
