@@ -1,5 +1,9 @@
 """Mixture proposals: constraints, the GP surrogate, batch selection, and regret vs a grid."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -331,3 +335,23 @@ def test_proposer_beats_the_grid_on_simulated_surfaces():
     assert list(table.index) == [1, 2, 3, 4, 5]
     # Round 1 is the shared design: the same regret for both.
     assert table.loc[1, "proposer"] == pytest.approx(table.loc[1, "grid+gp"])
+
+
+def test_bench_script_prints_the_table_and_writes_the_plot(tmp_path, monkeypatch, capsys):
+    script = Path(__file__).resolve().parents[1] / "bench" / "proposal.py"
+    spec = importlib.util.spec_from_file_location("bench_proposal", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["proposal.py", "--replications", "2", "--rounds", "2", "--k", "2"]
+    monkeypatch.setattr(
+        sys, "argv", [*argv, "--out", str(tmp_path), "--csv", str(tmp_path / "r.csv")]
+    )
+    module.main()
+    out = capsys.readouterr().out
+    assert "| round | runs | proposer (GP + batch EI) |" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3  # header and two rounds (the separator row starts "|-")
+    assert rows[2].startswith("| 2 | 4 | ")
+    assert (tmp_path / "proposal_regret.png").stat().st_size > 0
+    assert (tmp_path / "proposal_regret.pdf").stat().st_size > 0
+    assert len(pd.read_csv(tmp_path / "r.csv")) == 2 * 2 * 3  # replications x rounds x methods
