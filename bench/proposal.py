@@ -30,19 +30,22 @@ from matplotlib.figure import Figure
 from flawn.analysis.plots import save_figure
 from flawn.propose.simulation import Setting, benchmark, summary
 
-#: Method names in the table and legend.
+#: Method names in the table and legend (the proposer's names its batch method).
 LABELS = {
-    "proposer": "proposer (GP + batch EI)",
+    "proposer": "proposer (GP + batch {method})",
     "grid": "grid (best observed)",
     "grid+gp": "grid + GP (best predicted)",
 }
+#: How the proposer's label names each batch method.
+BATCH = {"ei": "EI", "thompson": "Thompson"}
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, method: str = "ei") -> str:
     """Round, runs and each method's mean regret ± se, as a Markdown table."""
     methods = [m for m in LABELS if m in table.columns]
+    names = [LABELS[m].format(method=BATCH[method]) for m in methods]
     lines = [
-        "| round | runs | " + " | ".join(LABELS[m] for m in methods) + " |",
+        "| round | runs | " + " | ".join(names) + " |",
         "|---:|---:|" + "---:|" * len(methods),
     ]
     for round_, row in table.iterrows():
@@ -51,14 +54,14 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def plot(table: pd.DataFrame, title: str):
+def plot(table: pd.DataFrame, title: str, method: str = "ei"):
     """Mean regret per round with ±1 se bands, one line per method."""
     fig = Figure(figsize=(6, 4), layout="constrained")
     FigureCanvasAgg(fig)  # no pyplot, as in flawn.analysis.plots
     ax = fig.add_subplot()
-    for method, style in (("proposer", "o-"), ("grid", "s--"), ("grid+gp", "^:")):
-        mean, se = table[method], table[method + "_se"]
-        ax.plot(table["runs"], mean, style, label=LABELS[method])
+    for name, style in (("proposer", "o-"), ("grid", "s--"), ("grid+gp", "^:")):
+        mean, se = table[name], table[name + "_se"]
+        ax.plot(table["runs"], mean, style, label=LABELS[name].format(method=BATCH[method]))
         ax.fill_between(table["runs"], mean - se, mean + se, alpha=0.2)
     ax.set_xlabel("runs spent (all rounds so far)")
     ax.set_ylabel("simple regret (points below the true optimum)")
@@ -93,7 +96,7 @@ def main() -> None:
         index="replication", columns="method", values="regret"
     )
     wins = float(np.mean(final["proposer"] < final["grid"]))
-    print(markdown(table))
+    print(markdown(table, args.method))
     print(
         f"\n{args.replications} surfaces (3-5 components), {args.rounds} rounds x {args.k} runs, "
         f"seed sd {args.seed_sd}, method {args.method}, seed {args.seed}; proposer better than "
@@ -103,7 +106,7 @@ def main() -> None:
         f"{args.replications} simulated surfaces, {args.k} runs per round, "
         f"mean ± se (method {args.method})"
     )
-    paths = save_figure(plot(table, title), args.out, "proposal_regret")
+    paths = save_figure(plot(table, title, args.method), args.out, "proposal_regret")
     print("wrote", *paths)
     if args.csv:
         pathlib.Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
