@@ -200,7 +200,9 @@ def simulate(surface: Surface, setting: Setting, seed: int) -> pd.DataFrame:
 
     Returns:
         Rows ``method``, ``round`` (1-based), ``runs`` (spent so far),
-        ``regret`` (points).
+        ``regret`` (points) and, for the proposer from round 2 on,
+        ``coverage``: the share of that round's proposals whose true score
+        lies in their 95% interval.
     """
     with threadpoolctl.threadpool_limits(1):  # tiny matrices: see propose_mixtures
         return _simulate(surface, setting, seed)
@@ -224,19 +226,22 @@ def _simulate(surface: Surface, setting: Setting, seed: int) -> pd.DataFrame:
     # The proposer: round 1 shares the grid's first k runs (same observations).
     x, y, se = design[: setting.k], grid_y[: setting.k], grid_se[: setting.k]
     for r in range(1, setting.rounds + 1):
+        covered = np.nan
         if r > 1:
             proposal = propose_mixtures(
                 x, y, se, components, setting.k, seed=seed + r, method=setting.method
             )
+            truth = surface(proposal.shares)
+            covered = float(np.mean((proposal.lo <= truth) & (truth <= proposal.hi)))
             new_y, new_se = _observe(surface, proposal.shares, setting.seed_sd, rng)
             x, y, se = np.vstack([x, proposal.shares]), np.r_[y, new_y], np.r_[se, new_se]
         row, _ = incumbent(Surrogate.fit(x, y, se, seed=seed))
-        rows.append(("proposer", r, len(x), regret(x[row])))
+        rows.append(("proposer", r, len(x), regret(x[row]), covered))
         spent = r * setting.k
-        rows.append(("grid", r, spent, regret(design[np.argmax(grid_y[:spent])])))
+        rows.append(("grid", r, spent, regret(design[np.argmax(grid_y[:spent])]), np.nan))
         row, _ = incumbent(Surrogate.fit(design[:spent], grid_y[:spent], grid_se[:spent], seed))
-        rows.append(("grid+gp", r, spent, regret(design[row])))
-    return pd.DataFrame(rows, columns=["method", "round", "runs", "regret"])
+        rows.append(("grid+gp", r, spent, regret(design[row]), np.nan))
+    return pd.DataFrame(rows, columns=["method", "round", "runs", "regret", "coverage"])
 
 
 def benchmark(
