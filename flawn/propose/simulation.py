@@ -17,7 +17,7 @@ Noise: a run's overall score is the mean of per-task scores over LegalBench's
 161 tasks (rule_qa out) at their real test sizes (46 to 10,923 items, 90,344
 in all), each task an average of Bernoulli items with the run's accuracy
 ``p``, so its standard error is ``100 * sqrt(sum_t p (1 - p) / n_t) / 161``,
-about 0.29 points at ``p = 0.5``; this is what one run's bootstrap interval
+about 0.31 points at ``p = 0.5``; this is what one run's bootstrap interval
 reports, and the proposer is told it. On top, a training-seed offset with sd
 ``seed_sd`` (default 0.5 points), which the proposer is *not* told (its
 white-noise term has to find it).
