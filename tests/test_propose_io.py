@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import seqio
 
@@ -155,3 +156,76 @@ def test_t5x_run_files_register_defined_mixtures_in_a_fresh_process(tmp_path):
     ).stdout
     rates = json.loads(out.splitlines()[-1])
     assert rates["sample_flan.general"] / sum(rates.values()) == pytest.approx(0.7)
+
+
+# -- observations of a finished sweep ------------------------------------------------------
+
+#: The sources each simulated mixture draws from, as its plan.json would list them.
+PLANS = {
+    "base": {"sample_flan.general": 1.0},
+    "m1": {"sample_flan.general": 0.7, "sample_lawinstruct.a": 0.2, "sample_lawinstruct.b": 0.1},
+    "m2": {"sample_flan.general": 0.4, "sample_lawinstruct.a": 0.3, "sample_lawinstruct.b": 0.3},
+}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A simulated evaluated sweep (two seeds) whose runs carry their data plans."""
+    from flawn.analysis import synthetic
+
+    root = tmp_path_factory.mktemp("finished") / "sim"
+    tasks = synthetic.legalbench_tasks(scale=0.05)
+    effects = {"base": 0.0, "m1": 0.03, "m2": 0.12}
+    folders = synthetic.write_sweep(root, tasks, effects, seeds=(0, 1), seed_sd=0.01)
+    for folder in folders:
+        mixture = json.loads((folder / "spec.json").read_text())["axes"]["mixture"]
+        rows = [{"source": s, "share": v, "rate": "x"} for s, v in PLANS[mixture].items()]
+        (folder / "stages" / "finetune").mkdir(parents=True)
+        (folder / "stages" / "finetune" / "plan.json").write_text(json.dumps({"rows": rows}))
+    return root
+
+
+def test_observations_give_realised_shares_and_scores_per_mixture(finished):
+    from flawn.analysis.compare import compare
+    from flawn.analysis.loading import load_examples, load_task_scores
+    from flawn.propose.observations import load_observations
+
+    obs = load_observations([finished], "legalbench.overall", n_resamples=100)
+    assert obs.mixtures == ["base", "m1", "m2"] and obs.baseline == "base"
+    assert obs.components == ["sample_flan.general", "sample_lawinstruct.a", "sample_lawinstruct.b"]
+    np.testing.assert_allclose(obs.shares, [[1, 0, 0], [0.7, 0.2, 0.1], [0.4, 0.3, 0.3]])
+    assert obs.n_seeds.tolist() == [2, 2, 2] and all(len(v) == 2 for v in obs.run_ids.values())
+    # the scores and intervals are the analysis package's
+    (c,) = compare(load_task_scores([finished]), load_examples([finished]), "mixture", "base", 100)
+    overall = c.scores[c.scores["level"] == "overall"].set_index("condition")
+    assert obs.scores.tolist() == pytest.approx(overall.loc[obs.mixtures, "score"].tolist())
+    width = (overall.loc["m2", "hi"] - overall.loc["m2", "lo"]) / 2
+    assert obs.se[2] == pytest.approx(width / 1.959964, rel=1e-4) and obs.se[2] > 0
+    assert obs.scores[2] > obs.scores[0]
+    category = load_observations([finished], "legalbench.interpretation", n_resamples=50)
+    assert category.scores.tolist() != pytest.approx(obs.scores.tolist())
+
+
+def test_observations_by_group_keep_within_group_proportions(finished):
+    from flawn.propose.observations import load_observations
+
+    obs = load_observations([finished], "legalbench.overall", by="group", n_resamples=50)
+    assert obs.components == ["legal", "general"]
+    np.testing.assert_allclose(obs.shares, [[0, 1], [0.3, 0.7], [0.6, 0.4]])
+    # legal proportions: 2/3 and 1/3 in m1, 1/2 and 1/2 in m2, so their means
+    assert obs.within["legal"] == pytest.approx(
+        {"sample_lawinstruct.a": 7 / 12, "sample_lawinstruct.b": 5 / 12}
+    )
+    weights = obs.source_weights([0.5, 0.5])
+    assert weights == pytest.approx(
+        {"sample_lawinstruct.a": 7 / 24, "sample_lawinstruct.b": 5 / 24, "sample_flan.general": 0.5}
+    )
+
+
+def test_an_unknown_objective_lists_the_available_ones(finished):
+    from flawn.propose.observations import load_observations
+
+    with pytest.raises(ValueError, match=r"unknown objective 'sample.overall'") as err:
+        load_observations([finished], "sample.overall", n_resamples=10)
+    assert "legalbench.overall" in str(err.value)
+    assert "legalbench.interpretation" in str(err.value)

@@ -1,0 +1,1 @@
+"""Proposing the next mixtures of a sweep from its results (``flawn propose``)."""
