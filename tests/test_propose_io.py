@@ -229,3 +229,90 @@ def test_an_unknown_objective_lists_the_available_ones(finished):
         load_observations([finished], "sample.overall", n_resamples=10)
     assert "legalbench.overall" in str(err.value)
     assert "legalbench.interpretation" in str(err.value)
+
+
+# -- the next experiment --------------------------------------------------------------------
+
+
+def _observations(experiment_file, components, by="source", within=None):
+    from flawn.propose.observations import Observations
+
+    n = 2
+    return Observations(
+        sweep="src", sweep_dir=None, experiment=experiment_file, objective="sample.overall",
+        mode="generation", by=by, components=list(components),
+        mixtures=["demo.general_only", "t_src.m"], shares=np.eye(n, len(components)),
+        scores=np.array([40.0, 45.0]), se=np.array([1.0, 1.5]), lo=np.array([38.0, 42.0]),
+        hi=np.array([42.0, 48.0]), n_seeds=np.array([1, 1]), baseline="demo.general_only",
+        within=within or {}, run_ids={"demo.general_only": ["a"], "t_src.m": ["b"]}, group={},
+        level=0.95,
+    )  # fmt: skip
+
+
+def _planned_shares(path):
+    """Each proposed mixture's shares per source, as the data plan of its runs gives them."""
+    from flawn.sweeps.planning import data_plans
+
+    plan = plan_sweep(path)
+    out = {}
+    for (mixture, *_), data_plan in data_plans(plan).items():
+        out[mixture] = {r.source: r.share for r in data_plan.rows}
+    return plan, out
+
+
+def test_the_next_experiment_keeps_the_settings_and_plans_the_proposed_shares(tmp_path):
+    from flawn.propose.writer import proposals_from_shares, write_next_experiment
+    from flawn.tasks.registry import sample_lawinstruct_tasks
+
+    source = write(
+        tmp_path,
+        experiment(
+            "src",
+            {"t_src.m": {"demo.legal": 1.0, "demo.general_only": 1.0}},
+            bindings=["OptimizerConfig.learning_rate = 2e-3"],
+            extra="Sweep.seeds = [0, 1]\nSweep.regimes = ['finetune']\n",
+        ),
+        "src.gin",
+    )
+    legal = sample_lawinstruct_tasks()[:2]
+    components = ["sample_flan.general", *legal]
+    obs = _observations(source, components)
+    shares = np.array([[0.5, 0.3, 0.2], [0.1, 0.0, 0.9]])
+    proposals = proposals_from_shares(obs, shares, [46.0, 47.5], [43.0, 41.0], [49.0, 54.0])
+    out = tmp_path / "experiments" / "next.gin"
+    write_next_experiment(out, obs, proposals, model="made-up shares")
+    text = out.read_text()
+    assert "Objective: sample.overall" in text and "Model: made-up shares." in text
+    assert "src_next.p02: 47.5 [41, 54]" in text
+    sweep, before = load_sweep(str(out)), load_sweep(source)
+    assert sweep.name == "src_next" and sweep.baseline_value == "demo.general_only"
+    assert sweep.mixtures == ["demo.general_only", "src_next.p01", "src_next.p02"]
+    for field in ("sizes", "regimes", "seeds", "macros", "bindings", "backend"):
+        assert getattr(sweep, field) == getattr(before, field), field
+    assert sweep.eval_specs() == before.eval_specs()
+    plan, planned = _planned_shares(str(out))
+    assert len(plan.runs) == 6  # 3 mixtures x 2 seeds
+    for mixture, row in zip(["src_next.p01", "src_next.p02"], shares, strict=True):
+        expected = {c: s for c, s in zip(components, row, strict=True) if s > 0}
+        assert planned[mixture] == pytest.approx(expected, abs=1e-5)
+    # an existing file is kept unless asked
+    with pytest.raises(FileExistsError, match="force"):
+        write_next_experiment(out, obs, proposals, model="made-up shares")
+    write_next_experiment(out, obs, proposals[:1], model="again", force=True)
+    assert "Model: again." in out.read_text()
+
+
+def test_a_group_proposal_is_expanded_with_the_within_group_proportions(tmp_path):
+    from flawn.propose.writer import proposals_from_shares, write_next_experiment
+    from flawn.tasks.registry import sample_lawinstruct_tasks
+
+    source = write(tmp_path, experiment("grp", {}, ["demo.general_only"]), "grp.gin")
+    a, b = sample_lawinstruct_tasks()[:2]
+    within = {"legal": {a: 0.75, b: 0.25}, "general": {"sample_flan.general": 1.0}}
+    obs = _observations(source, ["legal", "general"], by="group", within=within)
+    proposals = proposals_from_shares(obs, [[0.4, 0.6]], [1.0], [0.0], [2.0])
+    out = write_next_experiment(tmp_path / "grp_next.gin", obs, proposals, model="m")
+    _, planned = _planned_shares(str(out))
+    assert planned["grp_next.p01"] == pytest.approx(
+        {a: 0.3, b: 0.1, "sample_flan.general": 0.6}, abs=1e-5
+    )
