@@ -125,6 +125,17 @@ def test_a_defined_mixture_trains_and_evaluates_in_a_sweep_worker(tmp_path):
     rows = json.loads(run_dir.final_stage().plan_path.read_text())["rows"]
     legal = sum(r["share"] for r in rows if r["source"].startswith("sample_lawinstruct."))
     assert legal == pytest.approx(0.4, abs=1e-6)
+    # a fresh process (flawn eval run, flawn infer) loads the model: the spec registers it
+    check = (
+        "import sys, flawn.tasks; from flawn.runs import RunDir; "
+        "from flawn.train.backend import LocalBackend; "
+        "print(LocalBackend().predictor(RunDir(sys.argv[1])).step)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", check, str(run_dir.path)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "2"
 
 
 @pytest.mark.slow
