@@ -113,18 +113,18 @@ def test_bad_definitions_say_what_is_wrong_and_where(tmp_path, weights, message)
 
 
 @pytest.mark.slow
-def test_a_defined_mixture_trains_and_evaluates_in_a_sweep_worker(tmp_path):
+def test_a_defined_mixture_trains_evaluates_and_its_sweep_proposes_the_next(tmp_path):
+    from flawn.propose.observations import load_observations
+    from flawn.propose.writer import proposals_from_shares, write_next_experiment
     from flawn.sweeps.launcher import launch
 
     weights = {"t_def.launched": {"demo.legal": 0.4, "demo.general_only": 0.6}}
     path = write(tmp_path, experiment("launched", weights, ["demo.general_only", *weights]))
-    plan = plan_sweep(path, output_dir=tmp_path / "runs", only=["t_def.launched"])
+    plan = plan_sweep(path, output_dir=tmp_path / "runs")
     outcome = launch(plan, echo=lambda _: None)
     assert outcome.failed == [], outcome.results
-    run_dir = plan.run_dir(plan.runs[0])
-    rows = json.loads(run_dir.final_stage().plan_path.read_text())["rows"]
-    legal = sum(r["share"] for r in rows if r["source"].startswith("sample_lawinstruct."))
-    assert legal == pytest.approx(0.4, abs=1e-6)
+    run = next(r for r in plan.runs if r.spec.axes["mixture"] == "t_def.launched")
+    run_dir = plan.run_dir(run)
     # a fresh process (flawn eval run, flawn infer) loads the model: the spec registers it
     check = (
         "import sys, flawn.tasks; from flawn.runs import RunDir; "
@@ -136,6 +136,18 @@ def test_a_defined_mixture_trains_and_evaluates_in_a_sweep_worker(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "2"
+    # the finished sweep's observations: realised shares from the runs' data plans
+    obs = load_observations([plan.sweep_dir], "sample.overall", by="group", n_resamples=20)
+    assert obs.mixtures == ["demo.general_only", "t_def.launched"]
+    np.testing.assert_allclose(obs.shares, [[0, 1], [0.4, 0.6]], atol=1e-6)
+    assert np.isfinite(obs.scores).all() and obs.experiment == path
+    # and the next experiment written from them plans as it is
+    proposals = proposals_from_shares(obs, [[0.2, 0.8]], [50.0], [40.0], [60.0])
+    out_file = write_next_experiment(tmp_path / "next.gin", obs, proposals, model="made up")
+    (planned,) = [
+        r for r in plan_sweep(str(out_file)).runs if r.spec.axes["mixture"] != ("demo.general_only")
+    ]
+    assert planned.spec.mixture_definitions["launched_next.p01"]["sample_flan.general"] == 0.8
 
 
 @pytest.mark.slow

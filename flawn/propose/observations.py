@@ -58,7 +58,8 @@ class Observations:
         by: ``source`` or ``group``.
         components: The columns of :attr:`shares`: sources (seqio tasks), or
             ``legal`` and ``general``.
-        mixtures: The rows: one per mixture (the ``mixture`` axis value).
+        mixtures: The rows: one per mixture (the ``mixture`` axis value),
+            the baseline first, then by name.
         shares: ``(n, d)``: each mixture's realised share of examples per
             component (rows sum to 1); the mean over its runs.
         scores: ``(n,)``: the objective, on the aggregation rule's scale.
@@ -305,7 +306,7 @@ def load_observations(
         if np.ptp(matrix, axis=0).max(initial=0.0) > 1e-6:
             notes.append(f"{mixture}: its runs' shares differ (data changed?); their mean is used")
         per_mixture[mixture] = dict(zip(sources, matrix.mean(axis=0), strict=True))
-    mixtures = list(run_ids)
+    mixtures = sorted(run_ids, key=lambda m: (m != str(baseline), m))  # baseline first
     if by == "source":
         components = sorted({s for m in per_mixture.values() for s in m})
         within: dict[str, dict[str, float]] = {}
