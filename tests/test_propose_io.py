@@ -339,3 +339,23 @@ def test_a_group_proposal_is_expanded_with_the_within_group_proportions(tmp_path
     assert planned["grp_next.p01"] == pytest.approx(
         {a: 0.3, b: 0.1, "sample_flan.general": 0.6}, abs=1e-5
     )
+
+
+@pytest.mark.slow
+def test_flawn_train_run_dir_registers_the_spec_mixtures_in_its_own_process(tmp_path):
+    from flawn.sweeps.launcher import prepare
+
+    weights = {"t_def.standalone": {"demo.legal": 0.5, "sample_flan.general": 0.5}}
+    path = write(tmp_path, experiment("alone", weights, ["demo.general_only", *weights]))
+    plan = plan_sweep(path, output_dir=tmp_path / "runs", only=["t_def.standalone"])
+    prepare(plan)  # spec.json only, as pod.sh copies it to each worker (TRAINER=flawn)
+    run_dir = plan.run_dir(plan.runs[0])
+    env = {k: v for k, v in os.environ.items() if k != "FLAWN_MIXTURE_DEFINITIONS"}
+    out = subprocess.run(
+        [sys.executable, "-m", "flawn.cli", "train", "--run-dir", str(run_dir.path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert run_dir.final_stage().checkpoint_steps() == [2]
