@@ -44,7 +44,12 @@ def _caller_location() -> str:
     return f"{os.path.relpath(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
-def register_mixture(name: str, components: Sequence[tuple[str, Rate]], description: str = ""):
+def register_mixture(
+    name: str,
+    components: Sequence[tuple[str, Rate]],
+    description: str = "",
+    defined_at: str | None = None,
+):
     """Registers a seqio mixture and records its declared rates.
 
     Args:
@@ -54,6 +59,8 @@ def register_mixture(name: str, components: Sequence[tuple[str, Rate]], descript
             sub-mixture (seqio needs a number there): a :class:`FixedWeight`,
             or e.g. :class:`ExamplesProportional` for its total examples.
         description: One line on what the mixture is for.
+        defined_at: Where the mixture is defined, for messages (default: the
+            caller's ``file:line``; e.g. an experiment file for mixtures it defines).
 
     Returns:
         The registered ``seqio.Mixture``.
@@ -66,7 +73,7 @@ def register_mixture(name: str, components: Sequence[tuple[str, Rate]], descript
     """
     import seqio  # deferred: pulls in TensorFlow
 
-    location = _caller_location()
+    location = defined_at or _caller_location()
     if name in _SPECS:
         raise RegistryError(
             f"mixture {name!r} is already registered (at {_SPECS[name].defined_at}); "

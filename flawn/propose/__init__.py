@@ -10,7 +10,10 @@ one noun each:
 * :mod:`~flawn.propose.acquisition`: batch selection (expected improvement,
   Thompson sampling);
 * :mod:`~flawn.propose.simulation`: validation against a grid on simulated
-  response surfaces with known optima.
+  response surfaces with known optima;
+* :mod:`~flawn.propose.observations`: a finished sweep's realised mixtures and
+  objective scores;
+* :mod:`~flawn.propose.writer`: the proposals as the next experiment file.
 
 Nothing here imports TensorFlow or JAX.
 """

@@ -95,6 +95,11 @@ class RunSpec:
             with (path, pieces, extra ids, SHA-256) and the one the experiment
             asked for (:func:`flawn.runs.run_vocabulary.describe_run_vocabulary`);
             in the id (not the file's path) unless it is the sample vocabulary.
+        mixture_definitions: The mixtures its experiment defined by weights
+            (``Sweep.mixture_weights``) that its stages use, ``{name: {component:
+            weight}}``, so that every process training it can register them
+            (:meth:`register_mixtures`). Not in the id: :attr:`data` holds
+            the rates they resolve to.
     """
 
     sweep: str
@@ -109,6 +114,7 @@ class RunSpec:
     model: Mapping[str, Any]
     vocabulary: Mapping[str, Any] | None = None
     vocabulary_model: Mapping[str, Any] | None = None
+    mixture_definitions: Mapping[str, Mapping[str, float]] | None = None
 
     def __post_init__(self):
         if not self.stages:
@@ -172,6 +178,28 @@ class RunSpec:
     def final_stage(self) -> Stage:
         """The stage whose model is evaluated."""
         return self.stages[-1]
+
+    def register_mixtures(self) -> list[str]:
+        """Registers the mixtures its experiment defined (:attr:`mixture_definitions`).
+
+        Every process that trains or plans the run calls this before looking
+        its mixtures up; a mixture already registered the same way is left alone.
+
+        Returns:
+            The names newly registered.
+
+        Raises:
+            flawn.errors.ConfigError: If a definition clashes with a registered
+                mixture or names an unknown component.
+        """
+        if not self.mixture_definitions:
+            return []
+        import flawn.tasks  # noqa: F401  (the tasks and mixtures they are made of)
+        from flawn.mixtures.defined import register_definitions
+
+        return register_definitions(
+            self.mixture_definitions, f"spec.json of run {self.run_id} ({self.name})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly view with the id, as stored in ``spec.json``."""

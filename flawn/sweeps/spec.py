@@ -39,6 +39,10 @@ class Sweep:
         name: The study's name; runs go to ``<output_dir>/<name>/<run_id>/``.
         mixtures: seqio mixtures (or tasks) to train on (the ``mixture`` axis,
             bound to MIXTURE_OR_TASK_NAME).
+        mixture_weights: Mixtures the experiment defines itself, ``{name:
+            {task or mixture: weight}}``: fixed weights, relative (divided by
+            their sum), registered when the sweep is loaded and recorded in
+            each run's spec (see :mod:`flawn.mixtures.defined`).
         baseline_mixture: The mixture every other one is compared with
             (shorthand for ``baseline={'mixture': ...}``).
         baseline: ``{axis: value}``: the condition every other value of that
@@ -76,6 +80,7 @@ class Sweep:
 
     name: str = gin.REQUIRED
     mixtures: Sequence[str] = gin.REQUIRED
+    mixture_weights: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
     baseline_mixture: str | None = None
     baseline: Mapping[str, Any] | None = None
     sizes: Sequence[str] = ("tiny",)
@@ -99,6 +104,9 @@ class Sweep:
     def __post_init__(self):
         if not self.mixtures:
             raise ValueError("Sweep.mixtures is empty")
+        from flawn.mixtures.defined import check_definitions
+
+        object.__setattr__(self, "mixture_weights", check_definitions(self.mixture_weights))
         for field in ("sizes", "regimes", "seeds"):
             if not getattr(self, field):
                 raise ValueError(f"Sweep.{field} is empty")
@@ -296,16 +304,25 @@ def expand(sweep: Sweep) -> list[SweepPoint]:
 def load_sweep(experiment_file: str, bindings: Sequence[str] = ()) -> Sweep:
     """Parses an experiment gin file and returns its :class:`Sweep`.
 
+    Registers the mixtures it defines (``Sweep.mixture_weights``).
+
     Raises:
-        ConfigError: If the file is missing or the sweep is invalid (naming the file).
+        ConfigError: If the file is missing or the sweep is invalid (naming the
+            file), or a mixture it defines cannot be registered.
     """
     gin_utils.parse([experiment_file], bindings)
     try:
-        return Sweep()
+        sweep = Sweep()
     except (ValueError, TypeError) as err:
         raise gin_utils.explain_required(err) or ConfigError(f"{experiment_file}: {err}") from err
     finally:
         gin.clear_config()
+    if sweep.mixture_weights:
+        import flawn.tasks  # noqa: F401  (the tasks and named mixtures they are made of)
+        from flawn.mixtures.defined import register_definitions
+
+        register_definitions(sweep.mixture_weights, experiment_file)
+    return sweep
 
 
 def _literal(value: Any) -> str:
@@ -376,6 +393,7 @@ def resolve_run(
         ConfigError: For an unknown size, regime, run file or mixture (with the
             nearest names), or a stage that cannot be resolved.
     """
+    from flawn.mixtures.defined import needed_definitions
     from flawn.models.sizes import get_size
     from flawn.runs.fingerprint import mixture_fingerprint
     from flawn.runs.vocabulary import stage_bindings as vocabulary_stage_bindings
@@ -458,6 +476,8 @@ def resolve_run(
         },
         vocabulary=recipe.to_json() if recipe is not None else None,
         vocabulary_model=_run_vocabulary(stages, sweep.vocabulary),
+        mixture_definitions=needed_definitions(sweep.mixture_weights, [s.mixture for s in stages])
+        or None,
     )
 
 

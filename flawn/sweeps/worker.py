@@ -114,6 +114,8 @@ def run_one(
         sys.stdout, sys.stderr = _Tee(sys.stdout, log_file), _Tee(sys.stderr, log_file)
     try:
         print(f"== run {spec.run_id} {spec.name}: attempt {attempt} on backend {backend.name}")
+        # Mixtures the experiment defined by weights exist only where someone registers them.
+        spec.register_mixtures()
         if not on_pod:  # (reading a T5X checkpoint needs no T5X)
             backend.validate(spec)
         run_dir.write_requested_evals([dataclasses.asdict(e) for e in evals])

@@ -129,6 +129,7 @@ class T5XBackend(Backend):
         """The run's :class:`~flawn.t5x.plan.RunPlan`."""
         from flawn.t5x.plan import plan_run
 
+        spec.register_mixtures()  # those its experiment defined by weights, before looking up
         evals = self.evals if self.evals is not None else sweep_evals(run_dir)
         return plan_run(spec, evals if evals is not None else [EvalSpec()])
 

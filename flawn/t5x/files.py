@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from flawn.mixtures.defined import definitions_json
 from flawn.runs.run_dir import RunDir
 from flawn.runs.spec import RunSpec
 from flawn.t5x import gin_files, scripts
@@ -37,6 +38,10 @@ def write_t5x_files(plan: RunPlan, spec: RunSpec, run_dir: RunDir) -> T5XLayout:
         if e.runs_on_t5x:
             layout.write(layout.infer_gin(e.key), gin_files.infer_gin(plan, e))
     layout.write_plan(plan.to_json())
+    if plan.mixture_definitions:
+        # Registered by `import flawn.tasks` in T5X's processes (launch.sh names the file).
+        source = f"run {plan.run_id} ({plan.run_name}): Sweep.mixture_weights of {spec.sweep}"
+        layout.write(layout.MIXTURES, definitions_json(plan.mixture_definitions, source))
     layout.write(layout.LAUNCH, scripts.launch_sh(plan, env), executable=True)
     layout.write(layout.POD, scripts.pod_sh(plan, env), executable=True)
     return layout

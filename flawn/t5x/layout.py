@@ -8,6 +8,7 @@
       stages/<stage>.gin   one per stage, loaded after T5X's runs/{finetune,pretrain}.gin
       infer/<key>.gin      one per evaluation, loaded after T5X's runs/infer.gin
       plan.json            what the files were resolved from: steps, starting points, evaluations
+      mixtures.json        mixtures the experiment defined by weights (only when it did)
       launch.sh            train every stage, infer, score (this host)
       pod.sh               the same on every worker of a TPU VM pod slice
       init/<stage>/        flawn checkpoints converted to T5X's layout (a stage's starting point)
@@ -40,6 +41,7 @@ class T5XLayout:
     STAGES = "stages"
     INFER = "infer"
     PLAN = "plan.json"
+    MIXTURES = "mixtures.json"
     LAUNCH = "launch.sh"
     POD = "pod.sh"
     INIT = "init"

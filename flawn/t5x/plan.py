@@ -147,6 +147,9 @@ class RunPlan:
         num_partitions: Model-parallel partitions on a pod slice.
         stages: The stages in training order.
         evals: The evaluations.
+        mixture_definitions: Mixtures the run's experiment defined by weights
+            (:attr:`flawn.runs.RunSpec.mixture_definitions`), written to
+            ``t5x/mixtures.json`` for the T5X processes to register.
     """
 
     run_id: str
@@ -160,6 +163,7 @@ class RunPlan:
     num_partitions: int
     stages: tuple[StagePlan, ...]
     evals: tuple[EvalPlan, ...]
+    mixture_definitions: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     @property
     def final_stage(self) -> StagePlan:
@@ -371,4 +375,5 @@ def plan_run(
         num_partitions=size.num_partitions,
         stages=tuple(stages),
         evals=eval_plans,
+        mixture_definitions={k: dict(v) for k, v in (spec.mixture_definitions or {}).items()},
     )

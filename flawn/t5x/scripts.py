@@ -66,6 +66,19 @@ def _vocabulary_default(plan: RunPlan, env: dict[str, str]) -> str:
     return f'export FLAWN_VOCABULARY="${{FLAWN_VOCABULARY:-{default}}}"'
 
 
+def _definitions_export(plan: RunPlan) -> str:
+    """Names ``t5x/mixtures.json`` to ``import flawn.tasks`` in every process (when written)."""
+    if not plan.mixture_definitions:
+        return ""
+    from flawn.mixtures.defined import DEFINITIONS_ENV as name
+
+    file = f"$T5X_HERE/{T5XLayout.MIXTURES}"
+    return (
+        "# Mixtures the experiment defined by weights (Sweep.mixture_weights).\n"
+        f'export {name}="{file}${{{name}:+:${name}}}"\n'
+    )
+
+
 def _init_binding(stage: StagePlan) -> str:
     if stage.init_kind == "previous":
         path = f"$MODEL_DIR_ROOT/{stage.init_path}/checkpoint_{stage.start_step}"
@@ -154,7 +167,7 @@ esac
 export FLAWN_PROJECT_ROOT="${{FLAWN_PROJECT_ROOT:-$("$PY" -c {_q(_PY_PROJECT_ROOT)})}}"
 {_vocabulary_default(plan, env)}
 {_env_defaults(env)}
-
+{_definitions_export(plan)}
 if ! T5X_ROOT="$("$PY" -c {_q(T5X_ROOT_CHECK)})"; then
   echo "$PY cannot import t5x; "{_q(INSTALL_HINT)} >&2
   exit 3
@@ -248,6 +261,7 @@ def pod_sh(plan: RunPlan, env: dict[str, str]) -> str:
     infers = any(e.runs_on_t5x for e in plan.evals)
     names = (layout.MODEL_GIN, layout.RUN_GIN, layout.STAGES)
     names += (layout.INFER,) if infers else ()
+    names += (layout.MIXTURES,) if plan.mixture_definitions else ()
     files = " ".join(f'"$T5X_HERE/{name}"' for name in (*names, layout.PLAN, layout.LAUNCH))
     has_init = any(s.init_kind == "flawn" for s in plan.stages)
     return f"""#!/usr/bin/env bash

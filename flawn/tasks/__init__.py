@@ -2,8 +2,9 @@
 
 After ``import flawn.tasks`` in a fresh process every task below, and every
 named mixture in the project's ``mixtures/`` folder (and in the folders
-``FLAWN_MIXTURES_PATH`` lists), is available through
-``seqio.get_mixture_or_task(name)``:
+``FLAWN_MIXTURES_PATH`` lists) and every mixture defined by weights in the
+files ``FLAWN_MIXTURE_DEFINITIONS`` lists (:mod:`flawn.mixtures.defined`), is
+available through ``seqio.get_mixture_or_task(name)``:
 
 * ``sample_lawinstruct.<subset>``: one task per bundled LawInstruct sample subset;
 * ``sample_flan.general`` and ``sample_flan.<submix>.<task>``: the bundled general sample;
@@ -60,3 +61,8 @@ register_benchmarks()
 from flawn.mixtures.named import load_all_named_mixtures  # noqa: E402
 
 load_all_named_mixtures()
+
+# Mixtures a run defines by weights (Sweep.mixture_weights), in the files launch.sh names.
+from flawn.mixtures.defined import register_from_env  # noqa: E402
+
+register_from_env()

@@ -314,6 +314,10 @@ class LocalBackend(Backend):
 
     def predictor(self, run_dir: RunDir, step: int | None = None) -> Predictor:
         """The final stage's model at ``step`` (default: its last checkpoint)."""
+        stored = run_dir.read_spec()
+        if stored and stored.get("mixture_definitions"):
+            # Its vocabulary is its mixture's: one its experiment defined must be registered.
+            RunSpec.from_json(stored).register_mixtures()
         train_dir = run_dir.final_stage()
         if not train_dir.checkpoint_steps():
             raise ConfigError(

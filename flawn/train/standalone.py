@@ -175,6 +175,7 @@ def train_run_dir(path: str):
             "launch (or flawn sweep plan), or train from gin files with --gin_file"
         )
     spec = RunSpec.from_json(stored)
+    spec.register_mixtures()  # those its experiment defined by weights (Sweep.mixture_weights)
     LocalBackend().validate(spec)
     return _train_stages(run_dir, spec, write_spec=False)
 
