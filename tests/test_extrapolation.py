@@ -1,5 +1,6 @@
 """Size extrapolation: the weighted line, its coverage held out on simulated sweeps, the notes."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -29,10 +30,20 @@ def _gain(mixture, size, task):
     return 0.02 + SLOPES.get(task.category, 0.02) * decades
 
 
+def _few_legalbench_tasks(per_category=3, n=300):
+    """Three LegalBench tasks per category (300 items each): every level of the rule, quickly."""
+    chosen = {}
+    for task in legalbench_tasks(seed=1):
+        chosen.setdefault(task.category, [])
+        if len(chosen[task.category]) < per_category:
+            chosen[task.category].append(dataclasses.replace(task, n=n))
+    return [t for tasks in chosen.values() for t in tasks]
+
+
 @pytest.fixture(scope="module")
 def size_sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sizes")
-    tasks = legalbench_tasks(scale=0.05, seed=1)
+    tasks = _few_legalbench_tasks()
     write_sweep(
         root,
         tasks,
@@ -212,7 +223,7 @@ def test_flawn_analyze_writes_the_size_extrapolation(size_sweep, tmp_path, capsy
 
 
 def test_flawn_analyze_without_sizes_has_no_extrapolation(tmp_path):
-    tasks = legalbench_tasks(scale=0.02, seed=1)
+    tasks = _few_legalbench_tasks()
     write_sweep(tmp_path / "sweep", tasks, {"base": 0.0, "plus": 0.05}, parquet_only=True)
     out = tmp_path / "report"
     assert (
@@ -232,3 +243,29 @@ def test_flawn_analyze_without_sizes_has_no_extrapolation(tmp_path):
     )
     assert "Size extrapolation" not in (out / "report.md").read_text()
     assert not (out / "extrapolation.parquet").exists()
+
+
+def test_notebook_shows_the_extrapolation_of_a_sweep_with_sizes(size_sweep, monkeypatch):
+    """The notebook's cells up to its training curves (a simulated sweep has none)."""
+    import json
+
+    import nbclient
+    import nbformat
+
+    from flawn import paths
+
+    repo = paths.PACKAGE_DIR.parent
+    notebook = nbformat.read(repo / "analysis" / "compare_mixtures.ipynb", as_version=4)
+    stop = next(i for i, c in enumerate(notebook.cells) if "## Training curves" in c.source)
+    notebook.cells = notebook.cells[:stop]
+    monkeypatch.setenv("FLAWN_SWEEP_DIR", str(size_sweep))
+    monkeypatch.setenv("FLAWN_RESAMPLES", "100")
+    nbclient.NotebookClient(
+        notebook, timeout=240, kernel_name="python3",
+        resources={"metadata": {"path": str(repo / "analysis")}},
+    ).execute()  # fmt: skip
+    last = notebook.cells[-1]
+    assert "extrapolation.extrapolate" in last.source
+    shown = json.dumps([o.get("data", {}) for o in last.outputs])
+    assert "predicted \\u0394" in shown or "predicted Δ" in shown
+    assert "image/png" in shown and "xxl (11,135M)" in shown
