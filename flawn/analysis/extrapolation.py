@@ -23,21 +23,26 @@ The model and why:
   measurement variance is used with the normal quantile. A
   DerSimonian-Laird between-size variance with a normal quantile was the
   alternative: with the one or two residual degrees of freedom a sweep has,
-  its estimate is too often zero and its intervals under-covered badly in
-  simulation (``bench/extrapolation.py`` measured both when this was chosen),
-  while the t-scaled dispersion stays close to nominal.
+  its estimate is often zero, and in a simulation of the design of
+  :mod:`flawn.analysis.extrapolation_check` (3 or 4 fitted sizes, misfit 2 to
+  4 times the measurement noise) it covered 73-85% where the t-scaled
+  dispersion covered 87-95%. The price: with 3 fitted sizes, a third of
+  the fits have ``phi > 1`` by chance and get t with 1 degree of freedom,
+  i.e. very wide intervals (flagged when wider than the score range).
 * The interval is for the **measured** delta at the target size, i.e. what
   running that size with the same evaluation would report: it adds the target's
   own measurement variance, taken as the mean of the fitted sizes' ``s_i**2``.
   That is what :mod:`flawn.analysis.extrapolation_check` validates by holding
-  out the largest size of simulated sweeps.
+  out the largest size of simulated sweeps (``bench/extrapolation.py``).
 * Exactly two sizes: the line passes through both; nothing checks the misfit,
   so the interval holds measurement noise only and the note says so. Fewer
   than two: no fit.
 
 Caveats: measurements at different sizes are treated as independent (they are
-different runs, but scored on the same items); the x axis is parameters, not
-training compute (a sweep trains every size for the same steps).
+different runs, but scored on the same items); the x axis is parameters. A
+sweep that trains every size on the same tokens has training compute
+proportional to parameters (about 6ND), so the slope per decade is the same on
+a compute axis; a sweep that scales tokens with size would need compute.
 """
 
 from __future__ import annotations
