@@ -269,3 +269,23 @@ def test_notebook_shows_the_extrapolation_of_a_sweep_with_sizes(size_sweep, monk
     shown = json.dumps([o.get("data", {}) for o in last.outputs])
     assert "predicted \\u0394" in shown or "predicted Δ" in shown
     assert "image/png" in shown and "xxl (11,135M)" in shown
+
+
+def test_docs_coverage_table_is_what_the_bench_command_prints():
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from flawn import paths
+
+    repo = paths.PACKAGE_DIR.parent
+    doc = (repo / "docs" / "size_extrapolation.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"```bash\n(.*?)\n```", doc, flags=re.S)
+    assert command == ".venv/bin/python bench/extrapolation.py"
+    done = subprocess.run(
+        [sys.executable, "bench/extrapolation.py"], cwd=repo, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120, check=True,
+    )  # fmt: skip
+    table = done.stdout.split("\n\n")[0].strip()
+    assert table.startswith("| fitted sizes") and table in doc
