@@ -1,6 +1,5 @@
 """Size extrapolation: the weighted line, its coverage held out on simulated sweeps, the notes."""
 
-import dataclasses
 import math
 
 import numpy as np
@@ -9,10 +8,15 @@ import pytest
 
 from flawn.analysis import extrapolation
 from flawn.analysis.compare import Comparison, compare
-from flawn.analysis.extrapolation_check import LADDER, Setting, simulate_heldout
+from flawn.analysis.extrapolation_check import (
+    LADDER,
+    Setting,
+    few_legalbench_tasks,
+    simulate_heldout,
+)
 from flawn.analysis.loading import load_examples, load_task_scores
 from flawn.analysis.rules import rule_for_suite
-from flawn.analysis.synthetic import legalbench_tasks, write_sweep
+from flawn.analysis.synthetic import write_sweep
 from flawn.cli import main
 from flawn.errors import ConfigError
 
@@ -30,20 +34,10 @@ def _gain(mixture, size, task):
     return 0.02 + SLOPES.get(task.category, 0.02) * decades
 
 
-def _few_legalbench_tasks(per_category=3, n=300):
-    """Three LegalBench tasks per category (300 items each): every level of the rule, quickly."""
-    chosen = {}
-    for task in legalbench_tasks(seed=1):
-        chosen.setdefault(task.category, [])
-        if len(chosen[task.category]) < per_category:
-            chosen[task.category].append(dataclasses.replace(task, n=n))
-    return [t for tasks in chosen.values() for t in tasks]
-
-
 @pytest.fixture(scope="module")
 def size_sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sizes")
-    tasks = _few_legalbench_tasks()
+    tasks = few_legalbench_tasks(seed=1)
     write_sweep(
         root,
         tasks,
@@ -223,7 +217,7 @@ def test_flawn_analyze_writes_the_size_extrapolation(size_sweep, tmp_path, capsy
 
 
 def test_flawn_analyze_without_sizes_has_no_extrapolation(tmp_path):
-    tasks = _few_legalbench_tasks()
+    tasks = few_legalbench_tasks(seed=1)
     write_sweep(tmp_path / "sweep", tasks, {"base": 0.0, "plus": 0.05}, parquet_only=True)
     out = tmp_path / "report"
     assert (
@@ -281,11 +275,22 @@ def test_docs_coverage_table_is_what_the_bench_command_prints():
 
     repo = paths.PACKAGE_DIR.parent
     doc = (repo / "docs" / "size_extrapolation.md").read_text(encoding="utf-8")
-    (command,) = re.findall(r"```bash\n(.*?)\n```", doc, flags=re.S)
-    assert command == ".venv/bin/python bench/extrapolation.py"
+    commands = re.findall(r"```bash\n(.*?)\n```", doc, flags=re.S)
+    assert commands[0] == ".venv/bin/python bench/extrapolation.py"
+    assert commands[1:] == [".venv/bin/python bench/extrapolation.py --run-folders 60"]
     done = subprocess.run(
         [sys.executable, "bench/extrapolation.py"], cwd=repo, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120, check=True,
     )  # fmt: skip
     table = done.stdout.split("\n\n")[0].strip()
     assert table.startswith("| fitted sizes") and table in doc
+
+
+def test_run_folder_heldout_check_goes_through_compare(tmp_path):
+    from flawn.analysis.extrapolation_check import run_folder_heldout
+
+    found = run_folder_heldout(tmp_path, replications=2, seed=3)
+    # 5 categories, overall and 2 views per sweep, each fitted on small/base/large
+    assert len(found) == 2 * 8 and set(found["level"]) == {"group", "overall", "view"}
+    assert found["covered"].mean() >= 0.5  # loose: 16 correlated fits; bench/ measures it
+    assert not list(tmp_path.iterdir())  # the simulated sweeps are removed

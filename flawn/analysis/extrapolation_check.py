@@ -114,3 +114,82 @@ def coverage_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def few_legalbench_tasks(per_category: int = 3, n: int = 300, seed: int = 0) -> list:
+    """``per_category`` LegalBench tasks of each category, ``n`` items each (small run folders)."""
+    from flawn.analysis.synthetic import legalbench_tasks
+
+    chosen: dict[str, list] = {}
+    for task in legalbench_tasks(seed=seed):
+        mine = chosen.setdefault(task.category, [])
+        if len(mine) < per_category:
+            mine.append(dataclasses.replace(task, n=n))
+    return [t for tasks in chosen.values() for t in tasks]
+
+
+def run_folder_heldout(
+    root,
+    replications: int = 20,
+    sizes: Sequence[str] = LADDER[:4],
+    slope: float = 3.0,
+    misfit: float = 0.0,
+    items: int = 300,
+    resamples: int = 200,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The held-out check through the whole chain: run folders, ``compare``, ``extrapolate``.
+
+    Each replication writes a simulated LegalBench sweep (3 tasks per category,
+    ``items`` items each, baseline and one condition, at every size) whose
+    condition gains ``1 + slope * decades`` points over the baseline per
+    category plus a per-size, per-category deviation (``misfit`` points),
+    compares it with paired bootstrap intervals, fits every size but the
+    largest and checks the largest's measured delta, per level.
+
+    Returns:
+        One row per replication x (level, name): ``measured``, ``lo``, ``hi``,
+        ``covered``, ``identifiable``.
+    """
+    import pathlib
+    import tempfile
+
+    from flawn.analysis.compare import compare
+    from flawn.analysis.extrapolation import extrapolate
+    from flawn.analysis.loading import load_examples, load_task_scores
+    from flawn.analysis.synthetic import write_sweep
+
+    tasks = few_legalbench_tasks(n=items, seed=seed)
+    x = {s: np.log10(size_parameters(s)) for s in sizes}
+    categories = sorted({t.category for t in tasks})
+    rows = []
+    for r in range(replications):
+        rng = np.random.default_rng([seed, r])
+        deviation = {(c, s): rng.normal(0, misfit) for c in categories for s in sizes}
+
+        def gain(mixture, size, task, deviation=deviation):
+            if mixture == "base":
+                return 0.0
+            points = 1 + slope * (x[size] - x[sizes[0]]) + deviation[task.category, size]
+            return points / 100
+
+        with tempfile.TemporaryDirectory(dir=root) as folder:
+            write_sweep(folder, tasks, {"base": 0.0, "plus": 0.0}, sizes=sizes,
+                        suite="legalbench", parquet_only=True, seed=int(rng.integers(2**31)),
+                        effect_of=gain)  # fmt: skip
+            found = [pathlib.Path(folder)]
+            comparisons = compare(
+                load_task_scores(found), load_examples(found), "mixture", "base", resamples, seed=r
+            )
+        fitted = [c for c in comparisons if c.group["size"] != sizes[-1]]
+        (held,) = [c for c in comparisons if c.group["size"] == sizes[-1]]
+        fits = extrapolate(fitted, predict_size=sizes[-1]).set_index(["level", "name"])
+        measured = held.deltas.set_index(["level", "name"])["delta"]
+        for key, fit in fits.iterrows():
+            rows.append(
+                {"replication": r, "level": key[0], "name": key[1], "measured": measured[key],
+                 "lo": fit["lo"], "hi": fit["hi"], "identifiable": fit["identifiable"]}
+            )  # fmt: skip
+    out = pd.DataFrame(rows)
+    out["covered"] = (out["lo"] <= out["measured"]) & (out["measured"] <= out["hi"])
+    return out
