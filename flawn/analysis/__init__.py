@@ -14,6 +14,8 @@ The public API, in the order a notebook uses it:
   McNemar / Wilcoxon tests and Holm / BH corrections;
 * :func:`markdown_table`, :func:`latex_table`, :func:`task_table`: paper tables;
 * :mod:`flawn.analysis.plots`: figures; :func:`run_card`: a run's card;
+* :func:`extrapolate`: a condition's delta against log10(parameters) across
+  sizes, predicted at the next size (:mod:`flawn.analysis.extrapolation`);
 * :func:`analyze`: all of it into a report folder (``flawn analyze``).
 """
 
@@ -22,6 +24,7 @@ from flawn.analysis.cards import run_card
 from flawn.analysis.compare import Comparison, compare
 from flawn.analysis.curves import load_curves
 from flawn.analysis.deltas import delta_table, score_table
+from flawn.analysis.extrapolation import extrapolate
 from flawn.analysis.loading import load_examples, load_task_scores, load_wandb_export
 from flawn.analysis.report import format_table, write_report
 from flawn.analysis.rules import rule_for_suite
@@ -34,6 +37,7 @@ __all__ = [
     "comparisons_frame",
     "declared_baseline",
     "delta_table",
+    "extrapolate",
     "format_table",
     "latex_table",
     "load_curves",

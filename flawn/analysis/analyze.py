@@ -8,7 +8,10 @@ and group of runs (:mod:`flawn.analysis.compare`), and writes into ``out``:
   the per-task table with tests and corrections, and the plots;
 * ``tables/<evaluation>.tex`` and ``.md``: the paper tables alone;
 * ``plots/``: forest plots, delta against legal share, scaling by size,
-  training curves (PNG and PDF);
+  size extrapolation, training curves (PNG and PDF);
+* a "Size extrapolation" section, ``tables/extrapolation.md`` and
+  ``extrapolation.parquet`` when a condition was run at two sizes or more
+  (:mod:`flawn.analysis.extrapolation`);
 * ``comparisons.parquet``: every score and delta with its interval and test;
 * ``tasks.parquet`` and ``examples.parquet``: the tidy rows analysed;
 * ``cards/<run_id>.md``: a run card per run.
@@ -55,6 +58,9 @@ class Analysis:
         markdown: The report's tables as Markdown (what the CLI prints).
         missing: Runs left out for want of a current evaluation (only with
             ``allow_missing``; listed in the report and the table notes).
+        extrapolation: Size extrapolation per condition and level
+            (:func:`flawn.analysis.extrapolation.extrapolate`); empty unless a
+            condition was measured at two sizes or more.
     """
 
     comparisons: list[Comparison]
@@ -63,6 +69,7 @@ class Analysis:
     files: dict[str, list[pathlib.Path]]
     markdown: str
     missing: list[coverage.MissingRun] = dataclasses.field(default_factory=list)
+    extrapolation: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def split_sources(sources: Sequence[str | os.PathLike]) -> tuple[list[str], list[str], list[str]]:
@@ -251,6 +258,7 @@ def analyze(
     cards: bool = True,
     contamination: Sequence[str | os.PathLike] = (),
     allow_missing: bool = False,
+    predict_size: str | None = None,
 ) -> Analysis:
     """Loads sweeps, compares conditions with the baseline, and writes the report.
 
@@ -274,6 +282,9 @@ def analyze(
         allow_missing: Analyse without the runs that lack a current
             evaluation (as ``flawn sweep status`` decides it) and list them in
             the report and the table notes, instead of refusing.
+        predict_size: The size whose delta the size extrapolation predicts
+            (default: the next size up in flawn's size table); used when a
+            condition was measured at two sizes or more.
 
     Returns:
         The :class:`Analysis`.
@@ -343,6 +354,17 @@ def analyze(
             files["plots"] += written
             body += [f"![{p.stem}](plots/{p.name})" for p in written if p.suffix == ".png"]
         sections.append((f"{group[0].suite} · {group[0].mode}", "\n\n".join(body)))
+    from flawn.analysis.extrapolation import extrapolate
+
+    counted = _size_parameters(folders)
+    extrapolation = extrapolate(comparisons, predict_size, counted)
+    if len(extrapolation):
+        body, written = _extrapolation_section(
+            comparisons, extrapolation, out, counted, plots, printed
+        )
+        files["plots"] += written
+        files["tables"].append(out / "tables" / "extrapolation.md")
+        sections.append(("Size extrapolation", body))
     if plots and folders:
         from flawn.analysis import curves
         from flawn.analysis import plots as plotting
@@ -366,6 +388,9 @@ def analyze(
         out / "tasks.parquet", index=False
     )
     files["data"] += [out / "comparisons.parquet", out / "tasks.parquet"]
+    if len(extrapolation):
+        extrapolation.to_parquet(out / "extrapolation.parquet", index=False)
+        files["data"].append(out / "extrapolation.parquet")
     if examples is not None:
         examples.to_parquet(out / "examples.parquet", index=False)
         files["data"].append(out / "examples.parquet")
@@ -387,7 +412,57 @@ def analyze(
 
     report = write_report(out / "report.md", "Analysis", sections)
     files["report"] = [report]
-    return Analysis(comparisons, task_rows, examples, files, "\n\n".join(printed), missing)
+    return Analysis(
+        comparisons, task_rows, examples, files, "\n\n".join(printed), missing, extrapolation
+    )
+
+
+def _size_parameters(folders: Sequence[str]) -> dict[str, int]:
+    """Parameters per size: as the runs' spec.json record them, else from the size table."""
+    from flawn.analysis.extrapolation import count_sizes, parameters_by_size
+
+    parameters, rows = parameters_by_size(folders) if folders else ({}, None)
+    return count_sizes(parameters, rows)
+
+
+def _extrapolation_section(comparisons, frame, out, counted, plots, printed):
+    """The report's "Size extrapolation" section: per evaluation a table and a plot."""
+    from flawn.analysis import extrapolation
+    from flawn.analysis import plots as plotting
+
+    parts = [
+        "Per condition and level, a line Δ = a + b·log10(parameters) weighted by each size's "
+        "measurement noise (from its bootstrap interval), widened when the sizes scatter around "
+        "it more than noise explains (misfit > 1: the ratio); the interval is a prediction "
+        "interval for the Δ that running the target size would measure. Notes say when the "
+        "trend is not identifiable. Method and its simulated coverage: "
+        "docs/size_extrapolation.md."
+    ]
+    written = []
+    tables = []
+    by_key = {c.eval_key: c for c in comparisons}
+    for (key, group), rows in frame.groupby(["eval_key", "group"], sort=False):
+        first = by_key[key]
+        label = _slug(f"{first.suite}.{first.mode}.{key}")
+        table = extrapolation.markdown_table(rows)
+        title = f"{first.suite} · {first.mode}" + (f" · {group}" if group else "")
+        tables.append(f"{title}\n\n{table}")
+        parts += [f"**{title}**", table]
+        if plots:
+            points = extrapolation.size_deltas(
+                [c for c in comparisons if c.eval_key == key], extrapolation.LEVELS
+            )
+            points = points[points["group"] == group]
+            points = points.assign(parameters=points["size"].map(counted))
+            name = _slug(f"extrapolation-{label}-{group}")
+            png = plotting.save_figure(
+                plotting.plot_extrapolation(points, rows, first.level), out / "plots", name
+            )
+            written += png
+            parts.append(f"![{name}](plots/{png[0].name})")
+    (out / "tables" / "extrapolation.md").write_text("\n\n".join(tables) + "\n", encoding="utf-8")
+    printed.append("Size extrapolation\n\n" + "\n\n".join(tables))
+    return "\n\n".join(parts), written
 
 
 def _has_value(rows: pd.DataFrame, axis: str, value: Any) -> bool:

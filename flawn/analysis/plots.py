@@ -319,3 +319,94 @@ def plot_training_curves(
     ax.set_title(f"{metric} during training")
     ax.legend(fontsize="small", title=by)
     return fig
+
+
+def plot_extrapolation(points: pd.DataFrame, fits: pd.DataFrame, level: float = 0.95) -> Figure:
+    """Δ against parameters (log axis) per category, the fitted line and the predicted size.
+
+    Args:
+        points: Measured deltas: ``condition``, ``name``, ``parameters``,
+            ``delta``, ``lo``, ``hi``; optional ``size`` (labels the points).
+        fits: Rows of :func:`flawn.analysis.extrapolation.extrapolate` for the
+            same conditions and names: ``slope``, ``intercept``, ``target``,
+            ``target_parameters``, ``predicted``, ``lo``, ``hi``, ``identifiable``.
+        level: The prediction intervals' level (for the title).
+
+    Returns:
+        One panel per name (``overall`` first), one color per condition:
+        measured deltas with their intervals, the weighted line in
+        log10(parameters) and the predicted delta at the target as an open
+        diamond with its prediction interval (dashed when not identifiable).
+    """
+    _require(points, ["condition", "name", "parameters", "delta", "lo", "hi"], "points")
+    _require(fits, ["condition", "name", "slope", "intercept", "target_parameters"], "fits")
+    names = list(dict.fromkeys(points["name"]))
+    names.sort(key=lambda n: n != OVERALL)
+    colors = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(points["condition"]))}
+    cols = min(len(names), 3)
+    rows = -(-len(names) // cols)
+    fig = _figure(3.6 * cols + 0.6, 3.0 * rows + 0.8)
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(names) :]:
+        fig.delaxes(ax)
+    for ax, name in zip(axes, names, strict=False):
+        ax.axhline(0, color="grey", linewidth=0.8)
+        for condition, measured in points[points["name"] == name].groupby("condition", sort=False):
+            color = colors[condition]
+            measured = measured.sort_values("parameters")
+            ax.errorbar(
+                measured["parameters"],
+                measured["delta"],
+                yerr=_error(measured, "delta"),
+                fmt="o",
+                markersize=4,
+                capsize=3,
+                color=color,
+                label=str(condition),
+            )
+            fit = fits[(fits["condition"] == condition) & (fits["name"] == name)]
+            if fit.empty or not np.isfinite(fit["slope"].iloc[0]):
+                continue
+            fit = fit.iloc[0]
+            right = fit["target_parameters"] if np.isfinite(fit["target_parameters"]) else None
+            span = np.log10([measured["parameters"].min(), right or measured["parameters"].max()])
+            grid = np.logspace(span[0], span[1], 50)
+            ax.plot(
+                grid,
+                fit["intercept"] + fit["slope"] * np.log10(grid),
+                color=color,
+                linewidth=1.2,
+                linestyle="-" if fit.get("identifiable", True) else ":",
+            )
+            if right is not None and np.isfinite(fit.get("predicted", np.nan)):
+                ax.errorbar(
+                    [right],
+                    [fit["predicted"]],
+                    yerr=_error(fit.to_frame().T, "predicted"),
+                    fmt="D",
+                    markersize=7,
+                    markerfacecolor="white",
+                    capsize=4,
+                    color=color,
+                    linestyle="none",
+                )
+                ax.annotate(
+                    f"{fit['target']} (predicted)",
+                    (right, fit["predicted"]),
+                    textcoords="offset points",
+                    xytext=(-8, 8),
+                    fontsize="x-small",
+                    ha="right",
+                    color=color,
+                )
+        ax.set_xscale("log")
+        ax.set_title(str(name))
+        ax.set_xlabel("parameters")
+    for ax in axes[: len(names) : cols]:
+        ax.set_ylabel("Δ score vs baseline")
+    axes[0].legend(fontsize="small")
+    fig.suptitle(
+        "Δ by model size: weighted line in log parameters; "
+        f"◇ = predicted, with its {level:.0%} prediction interval"
+    )
+    return fig

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,13 +70,17 @@ def legalbench_tasks(scale: float = 1.0, seed: int = 0) -> list[SimulatedTask]:
 
 
 def simulate_run(
-    tasks: Sequence[SimulatedTask], effect: float, seed_offset: float, rng: np.random.Generator
+    tasks: Sequence[SimulatedTask],
+    effect: float | Mapping[str, float],
+    seed_offset: float,
+    rng: np.random.Generator,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{task: (gold class codes, correct 0/1)}`` for one run."""
+    """``{task: (gold class codes, correct 0/1)}`` for one run (``effect`` by task, or one)."""
     out = {}
     for task in tasks:
         gold = np.arange(task.n) % task.classes
-        p = float(np.clip(task.base + effect + seed_offset, 0.0, 1.0))
+        gain = effect[task.name] if isinstance(effect, Mapping) else effect
+        p = float(np.clip(task.base + gain + seed_offset, 0.0, 1.0))
         out[task.name] = (gold, (rng.random(task.n) < p).astype(float))
     return out
 
@@ -100,6 +104,7 @@ def write_sweep(
     size_effect: float = 0.05,
     parquet_only: bool = False,
     seed: int = 0,
+    effect_of: Callable[[str, str, SimulatedTask], float] | None = None,
 ) -> list[pathlib.Path]:
     """Writes an evaluated sweep: one run per size x condition x seed.
 
@@ -116,6 +121,9 @@ def write_sweep(
         parquet_only: Write the per-example rows as ``examples.parquet`` only
             (the loader's own format) instead of JSON Lines, for large sweeps.
         seed: Seed of the simulation.
+        effect_of: ``(mixture, size, task) -> true gain`` replacing the
+            values of ``effects`` (whose keys still name the mixtures), for
+            gains that change with size and category (size extrapolation).
 
     Returns:
         The run folders.
@@ -132,9 +140,10 @@ def write_sweep(
                 info = RunInfo(run_id, "/".join(map(str, axes.values())), sweep, mixture, size,
                                "finetune", run_seed, axes=axes)  # fmt: skip
                 folder = root / run_id
-                results = simulate_run(
-                    tasks, effect + s_index * size_effect, rng.normal(0, seed_sd), rng
-                )
+                gain = {t.name: effect_of(mixture, size, t) for t in tasks} if effect_of else effect
+                step = s_index * size_effect
+                gain = {k: v + step for k, v in gain.items()} if effect_of else gain + step
+                results = simulate_run(tasks, gain, rng.normal(0, seed_sd), rng)
                 _write_run(folder, info, tasks, results, metric, suite, parquet_only)
                 folders.append(folder)
     (root / "manifest.json").write_text(

@@ -56,6 +56,7 @@ def _cmd_analyze(args: argparse.Namespace, gin_files: list[str], bindings: list[
             cards=not args.no_cards,
             contamination=args.contamination or (),
             allow_missing=args.allow_missing,
+            predict_size=args.predict_size,
         )
     except (ValueError, KeyError) as err:
         raise FlawnError(err.args[0] if err.args else str(err)) from err
@@ -123,6 +124,12 @@ def add_parsers(sub) -> None:
         help="analyse without the runs that lack a current evaluation (those `flawn sweep "
         "status` calls stale, failed, planned, ...) and list them in the report, instead of "
         "stopping; the baseline still needs one",
+    )
+    analyze.add_argument(
+        "--predict-size",
+        metavar="NAME",
+        help="size whose delta the size extrapolation predicts when a condition was run at two "
+        "sizes or more (default: the next size up in `flawn model list`)",
     )
     analyze.set_defaults(handler=_cmd_analyze)
 
