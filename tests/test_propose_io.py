@@ -115,7 +115,6 @@ def test_bad_definitions_say_what_is_wrong_and_where(tmp_path, weights, message)
 @pytest.mark.slow
 def test_a_defined_mixture_trains_evaluates_and_its_sweep_proposes_the_next(tmp_path):
     from flawn.propose.observations import load_observations
-    from flawn.propose.writer import proposals_from_shares, write_next_experiment
     from flawn.sweeps.launcher import launch
 
     weights = {"t_def.launched": {"demo.legal": 0.4, "demo.general_only": 0.6}}
@@ -141,13 +140,25 @@ def test_a_defined_mixture_trains_evaluates_and_its_sweep_proposes_the_next(tmp_
     assert obs.mixtures == ["demo.general_only", "t_def.launched"]
     np.testing.assert_allclose(obs.shares, [[0, 1], [0.4, 0.6]], atol=1e-6)
     assert np.isfinite(obs.scores).all() and obs.experiment == path
-    # and the next experiment written from them plans as it is
-    proposals = proposals_from_shares(obs, [[0.2, 0.8]], [50.0], [40.0], [60.0])
-    out_file = write_next_experiment(tmp_path / "next.gin", obs, proposals, model="made up")
-    (planned,) = [
-        r for r in plan_sweep(str(out_file)).runs if r.spec.axes["mixture"] != ("demo.general_only")
-    ]
-    assert planned.spec.mixture_definitions["launched_next.p01"]["sample_flan.general"] == 0.8
+    # and `flawn propose` writes the next experiment from them, which plans as it is
+    from flawn.cli import main
+
+    out_file = tmp_path / "experiments" / "next.gin"
+    command = ["propose", str(plan.sweep_dir), "--objective", "sample.overall", "--k", "3"]
+    command += ["--out", str(out_file), "--min-general", "0.3", "--resamples", "50"]
+    assert main(command) == 0
+    sweep = load_sweep(str(out_file))
+    proposed = [m for m in sweep.mixtures if m != "demo.general_only"]
+    assert proposed == ["launched_next.p01", "launched_next.p02", "launched_next.p03"]
+    planned = [r for r in plan_sweep(str(out_file)).runs if r.spec.axes["mixture"] in proposed]
+    assert len(planned) == 3
+    for run in planned:
+        weights = run.spec.mixture_definitions[run.spec.axes["mixture"]]
+        assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+        assert weights.get("sample_flan.general", 0.0) >= 0.3 - 1e-6  # --min-general
+    text = out_file.read_text()
+    assert "Objective: sample.overall" in text and "general share >= 0.3" in text
+    assert main(command) == 2  # an existing file is kept without --force
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import sys
 import traceback
 
 from flawn import __version__
-from flawn.cli import analysis, data, evaluate, infer, model, serve, sweep, train
+from flawn.cli import analysis, data, evaluate, infer, model, propose, serve, sweep, train
 from flawn.errors import FlawnError, from_pipeline_error
 
 _EPILOG = """\
@@ -32,13 +32,14 @@ examples:
   flawn eval run --run-dir /tmp/flawn_run --mode rank_classification
   flawn analyze runs/demo --out runs/demo/analysis   tables with intervals, plots, run cards
   flawn analysis deltas runs/demo --baseline demo.general_only
+  flawn propose runs/demo --objective sample.overall --k 4 --out experiments/demo_next.gin
   flawn data plan demo.general_plus_legal --steps 400 --batch-size 32
   flawn model info base --inputs 1024 --targets 256 --batch-size 128
   flawn infer --checkpoint /tmp/flawn_run --input questions.jsonl   predictions JSONL beside it
   flawn serve --checkpoint RUN_A --checkpoint RUN_B    web page asking two runs side by side
 """
 
-_GROUPS = (sweep, train, evaluate, infer, serve, analysis, data, model)
+_GROUPS = (sweep, train, evaluate, infer, serve, analysis, propose, data, model)
 
 
 def build_parser() -> argparse.ArgumentParser:

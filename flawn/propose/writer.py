@@ -29,7 +29,7 @@ WEIGHT_DIGITS = 6
 
 
 @dataclasses.dataclass(frozen=True)
-class Proposal:
+class ProposedMixture:
     """One proposed mixture.
 
     Attributes:
@@ -54,7 +54,7 @@ def proposals_from_shares(
     lo: Sequence[float],
     hi: Sequence[float],
     notes: Sequence[str] | None = None,
-) -> list[Proposal]:
+) -> list[ProposedMixture]:
     """Proposals from rows of shares over ``observations.components``.
 
     Rows over groups (``by="group"``) are expanded to per-source weights with
@@ -72,7 +72,7 @@ def proposals_from_shares(
         )
     notes = list(notes) if notes is not None else [""] * len(rows)
     return [
-        Proposal(observations.source_weights(row), float(p), float(a), float(b), n)
+        ProposedMixture(observations.source_weights(row), float(p), float(a), float(b), n)
         for row, p, a, b, n in zip(rows, predicted, lo, hi, notes, strict=True)
     ]
 
@@ -120,7 +120,7 @@ def _literal(value: Any, indent: str = "") -> str:
 
 def render_experiment(
     sweep,
-    proposals: Sequence[Proposal],
+    proposals: Sequence[ProposedMixture],
     header: Sequence[str],
     name: str | None = None,
     description: str | None = None,
@@ -168,7 +168,7 @@ def render_experiment(
 def write_next_experiment(
     out: str | os.PathLike,
     observations,
-    proposals: Sequence[Proposal],
+    proposals: Sequence[ProposedMixture],
     model: str,
     experiment: str | os.PathLike | None = None,
     bindings: Sequence[str] = (),
