@@ -270,8 +270,7 @@ def propose_next(
         out,
         observations,
         proposed,
-        model=f"Gaussian process, {proposal.kernel}; {method}"
-        + (f"; {notes[0]}" if notes else ""),
+        model=f"Gaussian process, {proposal.kernel}; {method}" + (f"; {notes[0]}" if notes else ""),
         experiment=experiment,
         bindings=bindings,
         name=name,

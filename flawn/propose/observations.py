@@ -234,6 +234,11 @@ def load_observations(
     folders, _, _ = split_sources(sources)
     if not folders:
         raise ValueError(f"no sweep or run folder among {list(map(str, sources))}")
+    if not run_folders(folders):
+        raise ValueError(
+            f"no runs in {', '.join(map(str, folders))}: pass a sweep folder (e.g. runs/demo, "
+            "whose run folders hold spec.json) or run folders"
+        )
     declared = declared_baseline(folders)
     if declared is None or declared[0] != "mixture":
         raise ValueError(
