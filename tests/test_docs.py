@@ -30,7 +30,7 @@ from flawn.gin_utils import split_gin_flags
 LAUNCH = "tests/test_sweep_launch.py::test_the_docs_commands_run_on_a_demo_shaped_sweep"
 DATA = "tests/test_docs.py::test_data_and_planning_commands_run"
 SCORING = "tests/test_docs.py::test_scoring_commands_run"
-TRAINING = "tests/test_docs.py::test_training_vocabulary_and_inference_commands_run"
+TRAINING = "tests/test_docs_training.py::test_training_vocabulary_and_inference_commands_run"
 
 #: (page, section) -> the test that runs every command of that section, in this order.
 RUN_BY = {
@@ -142,25 +142,3 @@ def test_scoring_commands_run(tmp_path):
     assert "abercrombie" in "".join(out.values())
     scores = json.loads((project / "scores.json").read_text())
     assert {"1-1", "3-6"} <= set(scores)
-
-
-@pytest.mark.slow
-@needs_shared
-def test_training_vocabulary_and_inference_commands_run(tmp_path):
-    """Training, the legal vocabulary and inference, as written, one after another.
-
-    The pages' runs are short (tens of steps) and write under ``runs/``; the vocabulary
-    and inference commands read the folder training wrote.
-    """
-    project = scratch_project(tmp_path)
-    run_commands(
-        section_commands(sections_run_by(TRAINING)),
-        project,
-        env={"WANDB_MODE": "disabled"},
-        stdin="Is a verbal contract binding?\nexit\n",
-    )
-    for folder in ("flawn_run", "flawn_two_stage", "flawn_run_hf", "flawn_from_hf"):
-        assert (project / "runs" / folder).is_dir(), folder
-    assert (project / "runs" / "flawn_lawgpt").is_dir()
-    predictions = (project / "questions.predictions.jsonl").read_text().splitlines()
-    assert predictions and all("prediction" in json.loads(row) for row in predictions)
