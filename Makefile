@@ -6,7 +6,7 @@ STAMP := $(VENV)/.flawn-installed
 # pytest workers for `make test`; each takes whole test files, so a file's tests run in order.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test lint format constraints clean-runs help browser
+.PHONY: demo test lint format constraints clean-runs help browser kernel
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,6 +19,13 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 demo: $(STAMP)  ## run the demo sweep: two mixtures, tiny T5, eval, delta table
 	$(BIN)/flawn demo
+
+# A Jupyter kernel named `flawn` running this .venv's Python (an absolute path), so the notebook
+# finds flawn from any folder; JUPYTER_DATA_DIR moves where the spec goes. It sets up .venv
+# only if it was never set up, so it never reinstalls into a venv that is in use.
+kernel:  ## install the `flawn` Jupyter kernel (this .venv's Python) for analysis/*.ipynb
+	test -e $(STAMP) || $(MAKE) $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name flawn --display-name 'Python (flawn)'
 
 # The web UI's test drives Debian's Chromium; installed here when missing (as root or with
 # passwordless sudo), otherwise that one test is skipped and says why.

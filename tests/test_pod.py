@@ -215,7 +215,7 @@ def _t5x_losses(model_dir) -> dict[int, float]:
 @pytest.mark.slow
 @pytest.mark.skipif(
     T5X_PYTHON is None,
-    reason="t5x is not importable; install T5X (README: 'Training on TPU pods with T5X') and "
+    reason="t5x is not importable; install T5X (docs/t5x.md) and "
     "set FLAWN_T5X_PYTHON=/path/to/that/venv/bin/python to run the two-worker T5X run",
 )
 def test_two_workers_train_the_run_one_process_trains_with_t5x(tmp_path):

@@ -2,7 +2,7 @@
 
 Uses ../shared/data (LegalBench's few-shot rows, LawBench, LaWGPT's examples
 and LawBench's published model answers); skipped when it is absent. The
-bounds are the measurements of ``bench/decontamination.py`` (README, data
+bounds are the measurements of ``bench/decontamination.py`` (docs/quality.md, data
 quality) with room for the smaller draws here, on the tuning sets the
 defaults were chosen on and on held-out sets that were not looked at.
 """
@@ -65,7 +65,7 @@ def test_planted_items_are_caught_and_clean_text_kept(index, split, seed, parity
     for language, m in (("Chinese", chinese), ("English", english)):
         assert set(m.planted) == {"whole", "part"}, language
         assert m.planted["part"] >= 20, language
-        # Measured at 98.7-99.3% (README); items whose text is all stock phrasing, or
+        # Measured at 98.7-99.3% (docs/quality.md); items whose text is all stock phrasing, or
         # shorter than min_tokens, cannot be caught.
         assert m.recall >= 0.95, (language, m.as_dict())
         # Measured: 0 of 9 (LaWGPT), 2 of 448 (model answers), 7 of 7,150 (sample data,

@@ -185,26 +185,18 @@ def test_changing_the_eval_mode_reevaluates_and_never_relabels(sweep):
     assert set(rank.deltas["condition"]) == {"test_launch.broken", "demo.general_plus_legal"}
 
 
-def _readme_analysis_commands() -> list[str]:
-    """The command lines of the README's Analysis section."""
-    from flawn import paths
+def test_the_docs_commands_run_on_a_demo_shaped_sweep(sweep, tmp_path):
+    """The tour, sweep, analysis, notebook and evaluation commands of the pages, as written.
 
-    readme = (paths.PACKAGE_DIR.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Analysis\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
-    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
-
-
-def test_readme_analysis_commands_and_the_notebook_run_on_a_demo_shaped_sweep(sweep, tmp_path):
-    """The README's analysis commands, as written, and analysis/compare_mixtures.ipynb.
-
-    The sweep is the demo's (same mixtures and baseline, fewer steps, plus a third
-    mixture); ``runs/demo`` in a scratch folder points at it.
+    They run in a scratch folder whose ``experiments/demo.gin`` is this module's
+    demo-shaped experiment (the demo's mixtures and baseline, fewer steps, plus a third
+    mixture) and whose ``runs/demo`` is its sweep, so ``launch`` finds every run done.
+    The notebook runs on the ``flawn`` kernel that ``make kernel`` installs into a
+    scratch Jupyter folder, from a folder outside the checkout.
     """
-    import nbclient
     import nbformat
-
-    from flawn import paths
+    from doc_commands import run_commands, scratch_project, section_commands
+    from test_docs import LAUNCH, sections_run_by
 
     if any(row["status"] != "finished" for row in status_rows(sweep["plan"])):
         # Run alone, the fixture's broken run is still failed, and `flawn analyze` would stop
@@ -212,37 +204,43 @@ def test_readme_analysis_commands_and_the_notebook_run_on_a_demo_shaped_sweep(sw
         sweep["marker"].unlink(missing_ok=True)
         launch(sweep["plan"], echo=sweep["lines"].append)
 
-    repo = paths.PACKAGE_DIR.parent
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "demo").symlink_to(sweep["plan"].sweep_dir)
-    for name in (".venv", "analysis"):
-        (tmp_path / name).symlink_to(repo / name)
-    commands = _readme_analysis_commands()
-    assert any(c.startswith(".venv/bin/flawn analyze runs/demo ") for c in commands)
-    for command in commands:
-        done = subprocess.run(
-            command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-        assert "general" in done.stdout and "plus" in done.stdout, command  # LaTeX escapes _
-    report = (tmp_path / "runs" / "demo" / "analysis" / "report.md").read_text()
+    project = scratch_project(tmp_path, link=("gin", "mixtures"))
+    (project / "experiments").mkdir()
+    (project / "experiments" / "demo.gin").write_text(sweep["experiment"].read_text())
+    (project / "runs").mkdir()
+    for name in ("demo", "three"):  # the pages' name, and the experiment's own
+        (project / "runs" / name).symlink_to(sweep["plan"].sweep_dir)
+    ids = [run.spec.run_id for run in sweep["plan"].runs]
+    jupyter = tmp_path / "jupyter"
+    out = run_commands(
+        section_commands(sections_run_by(LAUNCH)),
+        project,
+        fill={"<run_id>": ids[-1]},
+        env={
+            "JUPYTER_DATA_DIR": str(jupyter / "data"),
+            "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+            "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+            "JUPYTER_PATH": str(jupyter / "data"),
+            "FLAWN_RESAMPLES": "200",
+        },
+    )
+    status = next(v for k, v in out.items() if "sweep status" in k)
+    assert all(run_id in status for run_id in ids) and "finished" in status
+    for line, text in out.items():
+        if line.startswith(".venv/bin/flawn analy") or "rebuild_demo_table" in line:
+            assert "general" in text and "plus" in text, line  # LaTeX escapes _
+    report = (project / "runs" / "demo" / "analysis" / "report.md").read_text()
     assert "sample · generation" in report and "mcnemar_exact" in report
-    notebook = nbformat.read(repo / "analysis" / "compare_mixtures.ipynb", as_version=4)
-    env = {"FLAWN_SWEEP_DIR": str(tmp_path / "runs" / "demo"), "FLAWN_RESAMPLES": "200"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        nbclient.NotebookClient(
-            notebook, timeout=240, kernel_name="python3",
-            resources={"metadata": {"path": str(repo / "analysis")}},
-        ).execute()  # fmt: skip
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    assert (jupyter / "data" / "kernels" / "flawn" / "kernel.json").is_file()
+    executed = project / "runs" / "demo" / "analysis" / "compare_mixtures.ipynb"
+    notebook = nbformat.read(executed, as_version=4)
+    assert notebook.metadata.kernelspec.name == "flawn"
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     shown = json.dumps([o.get("data", {}) for o in outputs])
     assert "demo.general_plus_legal" in shown and "image/png" in shown
+    evals = list((sweep["plan"].sweep_dir / ids[-1] / "eval").iterdir())
+    assert any("rank_classification" in e.name for e in evals), evals
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):

@@ -2,7 +2,7 @@
 
 Everything here runs without T5X except the tests marked as needing it: they
 run when ``t5x`` is importable by this interpreter or by ``FLAWN_T5X_PYTHON``
-(see the README's "Training on TPU pods with T5X" for the install), and are
+(see docs/t5x.md for the install), and are
 skipped otherwise, saying so.
 """
 
@@ -109,7 +109,7 @@ T5X_PYTHON = _t5x_python()
 needs_t5x = pytest.mark.skipif(
     T5X_PYTHON is None,
     reason=(
-        "t5x is not importable; install T5X (README: 'Training on TPU pods with T5X') and set "
+        "t5x is not importable; install T5X (docs/t5x.md) and set "
         "FLAWN_T5X_PYTHON=/path/to/that/venv/bin/python to run the real T5X tests"
     ),
 )
@@ -322,13 +322,11 @@ def test_the_import_check_does_not_look_in_the_current_folder(tmp_path, monkeypa
         check_t5x_importable(_python_without_t5x(tmp_path))
 
 
-def test_the_install_hint_is_the_readmes_recipe():
+def test_the_install_hint_is_the_docs_recipe():
     from flawn import paths
     from flawn.t5x.install import INSTALL_HINT
 
-    readme = (paths.PACKAGE_DIR.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Training on TPU pods with T5X") :]
-    section = section[: section.index("\n## ")]
+    section = (paths.PACKAGE_DIR.parent / "docs" / "t5x.md").read_text(encoding="utf-8")
     clone = "cd ~ && git clone https://github.com/google-research/t5x"
     assert clone in INSTALL_HINT and clone in section
     assert "FLAWN_T5X_PYTHON=" in INSTALL_HINT and "export FLAWN_T5X_PYTHON=" in section

@@ -173,7 +173,7 @@ def t5x_python():
     if T5X_PYTHON is not None:
         return T5X_PYTHON
     pytest.skip(
-        "t5x is not importable; install T5X (README: 'Training on TPU pods with T5X') and set "
+        "t5x is not importable; install T5X (docs/t5x.md) and set "
         "FLAWN_T5X_PYTHON=/path/to/that/venv/bin/python to import a checkpoint T5X wrote"
     )
 
