@@ -39,10 +39,13 @@ RUN_BY = {
     ("docs/analysis.md", "Commands"): LAUNCH,
     ("docs/analysis.md", "The notebook"): LAUNCH,
     ("docs/evaluation.md", "Evaluating a run"): LAUNCH,
+    ("docs/proposal.md", "The command"): LAUNCH,
     ("docs/data.md", "Mixtures"): DATA,
     ("docs/data.md", "Formatting and bad input, set in gin"): DATA,
     ("docs/quality.md", "Commands"): DATA,
     ("docs/sweeps.md", "The experiments shipped"): DATA,
+    ("docs/proposal.md", "Mixtures defined in an experiment file"): DATA,
+    ("docs/size_extrapolation.md", "Validation: holding out the largest size"): DATA,
     ("docs/evaluation.md", "Scoring prediction files"): SCORING,
     ("docs/training.md", "Commands"): TRAINING,
     ("docs/vocabulary.md", "Legal vocabulary (LaWGPT)"): TRAINING,
@@ -131,6 +134,9 @@ def test_data_and_planning_commands_run(tmp_path):
     assert (project / "seqio_cache").is_dir()
     assert (project / "cleaned" / "demo.general_plus_legal.latest" / "report.md").is_file()
     assert any("flawn_t5" in v and "64 run(s)" in v for v in out.values())
+    assert any("demo_weights.legal75/tiny" in v and "4 run(s)" in v for v in out.values())
+    extrapolation = next(v for k, v in out.items() if "bench/extrapolation.py" in k)
+    assert "coverage" in extrapolation and "small, base, large, xl" in extrapolation
 
 
 @pytest.mark.slow

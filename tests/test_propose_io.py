@@ -149,7 +149,7 @@ def test_a_defined_mixture_trains_evaluates_and_its_sweep_proposes_the_next(tmp_
     assert main(command) == 0
     sweep = load_sweep(str(out_file))
     proposed = [m for m in sweep.mixtures if m != "demo.general_only"]
-    assert proposed == ["launched_next.p01", "launched_next.p02", "launched_next.p03"]
+    assert proposed == ["next.p01", "next.p02", "next.p03"]  # named after the file
     planned = [r for r in plan_sweep(str(out_file)).runs if r.spec.axes["mixture"] in proposed]
     assert len(planned) == 3
     for run in planned:

@@ -96,3 +96,24 @@ def test_the_command_names_a_malformed_limit(tmp_path, capsys):
     )  # fmt: skip
     assert code == 2 and "--min 'legal:0.2': expected COMPONENT=SHARE" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_realised_shares_are_the_drawn_ones_where_a_run_recorded_them(tmp_path):
+    import json
+
+    from flawn.errors import ConfigError
+    from flawn.propose.observations import realised_shares
+
+    (tmp_path / "spec.json").write_text(json.dumps({"stages": [{"name": "finetune"}]}))
+    stage = tmp_path / "stages" / "finetune"
+    stage.mkdir(parents=True)
+    assert realised_shares(tmp_path) is None
+    rows = [{"source": "g", "share": 0.5}, {"source": "a", "share": 0.5}]
+    (stage / "plan.json").write_text(json.dumps({"rows": rows}))
+    assert realised_shares(tmp_path) == {"g": 0.5, "a": 0.5}
+    drawn = {"g": {"drawn": 60, "drawn_share": 0.6}, "a": {"drawn": 40, "drawn_share": 0.4}}
+    (stage / "data_counts.json").write_text(json.dumps({"sources": drawn}))
+    assert realised_shares(tmp_path) == pytest.approx({"g": 0.6, "a": 0.4})
+    (stage / "data_counts.json").write_text('{"sources": {"g": {"drawn": 3}}}')
+    with pytest.raises(ConfigError, match=r"data_counts.json: not a record of drawn examples"):
+        realised_shares(tmp_path)

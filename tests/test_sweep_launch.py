@@ -61,7 +61,7 @@ Sweep.macros = {
     'TASK_FEATURE_LENGTHS': {'inputs': 144, 'targets': 16}, 'TRAIN_STEPS': 6, 'BATCH_SIZE': 4,
 }
 Sweep.bindings = [
-    'TrainConfig.use_wandb = False', 'TrainConfig.report_data = False',
+    'TrainConfig.use_wandb = False',
     'TrainConfig.log_every = 3', 'TrainConfig.checkpoint_every = 3',
 ]
 Sweep.eval_tasks = ['sample_governing_law']
@@ -241,6 +241,11 @@ def test_the_docs_commands_run_on_a_demo_shaped_sweep(sweep, tmp_path):
     assert "demo.general_plus_legal" in shown and "image/png" in shown
     evals = list((sweep["plan"].sweep_dir / ids[-1] / "eval").iterdir())
     assert any("rank_classification" in e.name for e in evals), evals
+    # flawn propose: the next experiments, planned as written (the runs' drawn shares)
+    proposed = next(v for k, v in out.items() if "--min-general" in k)
+    assert "three: 3 mixture(s) observed" in proposed and "general share >= 0.3" in proposed
+    planned = next(v for k, v in out.items() if "sweep plan experiments/demo_next_general" in k)
+    assert "4 run(s)" in planned and "demo_next_general.p04/" in planned
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):

@@ -179,7 +179,9 @@ def add_parsers(sub) -> None:
     propose.add_argument(
         "--experiment", help="the source sweep's experiment file (default: its manifest's)"
     )
-    propose.add_argument("--name", help="the new sweep's name (default: <sweep>_next)")
+    propose.add_argument(
+        "--name", help="the new sweep's name and its mixtures' prefix (default: --out's file name)"
+    )
     propose.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     propose.add_argument(
         "--mode", choices=("generation", "rank_classification"), help="the scoring mode"

@@ -16,6 +16,7 @@ import dataclasses
 import fnmatch
 import os
 import pathlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -210,7 +211,8 @@ def propose_next(
         settings: Objective, number of proposals and limits.
         experiment: The source sweep's experiment file (default: its manifest's).
         bindings: ``--gin`` bindings the source sweep was planned with.
-        name: The new sweep's name (default ``<source>_next``).
+        name: The new sweep's name, also its mixtures' prefix (default: ``out``'s
+            stem, e.g. ``demo_next`` for ``experiments/demo_next.gin``).
         force: Overwrite ``out``.
         mode: The scoring mode, when the suite was scored in several.
         where: ``{axis: value}`` picking one group of runs (e.g. one size).
@@ -229,6 +231,9 @@ def propose_next(
     from flawn.propose.writer import proposals_from_shares, write_next_experiment
 
     out = pathlib.Path(out)
+    # The file's name names the sweep and its mixtures (<name>.p01, ...), so two proposals
+    # written to two files never share a run folder or a mixture name.
+    name = name or re.sub(r"[^A-Za-z0-9_]", "_", out.stem)
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
     observations = load_observations(

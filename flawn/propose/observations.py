@@ -148,28 +148,47 @@ def group_of(source: str) -> str:
 
 
 def realised_shares(folder: str | pathlib.Path) -> dict[str, float] | None:
-    """A run's share of examples per source in its final stage (``plan.json``), or ``None``.
+    """A run's share of examples per source in its final stage, or ``None`` without a record.
+
+    The shares drawn while training (``data_counts.json``, written at the end
+    of a stage) where the run has them, else the planned ones (``plan.json``):
+    what the model saw, which differs from the plan by sampling noise (and
+    by more where a source ran out or failed).
 
     Raises:
-        ConfigError: Naming the file, if the plan is not valid JSON or has no rows.
+        ConfigError: Naming the file, if it is not valid JSON or has no shares.
     """
     folder = pathlib.Path(folder)
     spec = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
     stages = spec.get("stages") or []
     if not stages:
         return None
-    plan = folder / "stages" / stages[-1]["name"] / "plan.json"
-    if not plan.exists():
+    stage = folder / "stages" / stages[-1]["name"]
+    counts, plan = stage / "data_counts.json", stage / "plan.json"
+    if counts.exists():
+        path = counts
+        try:
+            sources = json.loads(counts.read_text(encoding="utf-8"))["sources"]
+            shares = {str(k): float(v["drawn_share"]) for k, v in sources.items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ConfigError(
+                f"{counts}: not a record of drawn examples with sources and drawn_share ({err})"
+            ) from err
+    elif plan.exists():
+        path = plan
+        try:
+            rows = json.loads(plan.read_text(encoding="utf-8")).get("rows") or []
+            shares = {str(r["source"]): float(r["share"]) for r in rows}
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ConfigError(
+                f"{plan}: not a data plan with rows of source and share ({err})"
+            ) from err
+    else:
         return None
-    try:
-        rows = json.loads(plan.read_text(encoding="utf-8")).get("rows") or []
-        shares = {str(r["source"]): float(r["share"]) for r in rows}
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ConfigError(f"{plan}: not a data plan with rows of source and share ({err})") from err
     total = sum(shares.values())
     if not total > 0:
-        raise ConfigError(f"{plan}: the rows' shares sum to {total}, not to 1")
-    return {k: v / total for k, v in shares.items()}
+        raise ConfigError(f"{path}: the shares sum to {total}, not to 1")
+    return {k: v / total for k, v in shares.items() if v > 0}
 
 
 def available_objectives(suites: Sequence[str]) -> list[str]:
@@ -296,9 +315,9 @@ def load_observations(
             shares = realised_shares(folder) if folder is not None else None
             if shares is None:
                 raise ValueError(
-                    f"run {run_id} ({mixture}) has no data plan (stages/<final stage>/plan.json); "
-                    "proposals need the realised shares, which runs trained with "
-                    "TrainConfig.report_data = True write"
+                    f"run {run_id} ({mixture}) has no record of its data (stages/<final "
+                    "stage>/data_counts.json or plan.json); proposals need the realised "
+                    "shares, which runs trained with TrainConfig.report_data = True write"
                 )
             realised.append(shares)
             for group in (LEGAL, GENERAL):
