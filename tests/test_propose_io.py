@@ -138,7 +138,15 @@ def test_a_defined_mixture_trains_evaluates_and_its_sweep_proposes_the_next(tmp_
     # the finished sweep's observations: realised shares from the runs' data plans
     obs = load_observations([plan.sweep_dir], "sample.overall", by="group", n_resamples=20)
     assert obs.mixtures == ["demo.general_only", "t_def.launched"]
-    np.testing.assert_allclose(obs.shares, [[0, 1], [0.4, 0.6]], atol=1e-6)
+    # the shares drawn while training (data_counts.json), planned at 40% legal (plan.json)
+    from flawn.propose.observations import group_of, realised_shares
+
+    planned = json.loads(run_dir.final_stage().plan_path.read_text())["rows"]
+    legal = sum(r["share"] for r in planned if group_of(r["source"]) == "legal")
+    assert legal == pytest.approx(0.4)
+    drawn = realised_shares(run_dir.path)
+    drawn_legal = sum(v for k, v in drawn.items() if group_of(k) == "legal")
+    np.testing.assert_allclose(obs.shares, [[0, 1], [drawn_legal, 1 - drawn_legal]], atol=1e-9)
     assert np.isfinite(obs.scores).all() and obs.experiment == path
     # and `flawn propose` writes the next experiment from them, which plans as it is
     from flawn.cli import main

@@ -117,3 +117,45 @@ def test_realised_shares_are_the_drawn_ones_where_a_run_recorded_them(tmp_path):
     (stage / "data_counts.json").write_text('{"sources": {"g": {"drawn": 3}}}')
     with pytest.raises(ConfigError, match=r"data_counts.json: not a record of drawn examples"):
         realised_shares(tmp_path)
+
+
+def test_drawn_counts_name_a_users_seqio_task_instead_of_failing_the_run():
+    """A mixture with a task registered by seqio directly (no ``source_task`` label).
+
+    seqio cannot mix it with flawn's labelled tasks when the label is passed through, so
+    the count raised at the end of training and failed a finished run; now it names the task,
+    and the trainer warns and keeps the planned shares (plan.json).
+    """
+    import seqio
+    import tensorflow as tf
+
+    from flawn import paths
+    from flawn.mixtures import FixedWeight, register_mixture
+    from flawn.tasks.features import text_output_features
+    from flawn.train.realised import CountsUnavailable, realised_counts, unlabelled_tasks
+    from flawn.vocab import load_vocabulary
+
+    def rows(split, shuffle_files, seed=None):
+        return tf.data.Dataset.from_tensor_slices({"inputs": ["a"] * 8, "targets": ["b"] * 8})
+
+    seqio.TaskRegistry.add(
+        "test_next.plain",
+        source=seqio.FunctionDataSource(rows, splits=["train"], num_input_examples={"train": 8}),
+        preprocessors=[seqio.preprocessors.tokenize, seqio.preprocessors.append_eos_after_trim],
+        output_features=text_output_features(load_vocabulary(str(paths.SAMPLE_VOCAB))),
+    )
+    register_mixture(
+        "test_next.mixed",
+        [("demo.general_only", FixedWeight(1.0)), ("test_next.plain", FixedWeight(1.0))],
+    )
+    try:
+        assert unlabelled_tasks(seqio.get_mixture_or_task("test_next.mixed")) == ["test_next.plain"]
+        with pytest.raises(CountsUnavailable, match=r"test_next\.plain of test_next\.mixed"):
+            realised_counts("test_next.mixed", {"inputs": 16, "targets": 4}, 0, 4)
+        assert unlabelled_tasks(seqio.get_mixture_or_task("demo.general_plus_legal")) == []
+    finally:
+        from flawn.mixtures.registry import forget_mixture_spec
+
+        forget_mixture_spec("test_next.mixed")
+        seqio.MixtureRegistry.remove("test_next.mixed")
+        seqio.TaskRegistry.remove("test_next.plain")

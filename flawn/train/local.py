@@ -290,7 +290,7 @@ def train(
                     row["mfu"] = flops * row["steps_per_second"] / peak
                 if step == last_step and report_data:
                     drawn = _report_realised(config, files, examples_seen, plan)
-                    row.update({f"data/drawn/{task}": n for task, n in drawn.items()})
+                    row.update({f"data/drawn/{task}": n for task, n in (drawn or {}).items()})
                 if math.isnan(first_loss):
                     first_loss = row["loss"]
                 final_loss = row["loss"]
@@ -434,17 +434,25 @@ def _report_plan(config: TrainConfig, files: TrainDir):
     return plan
 
 
-def _report_realised(config: TrainConfig, files: TrainDir, examples_seen: int, plan) -> dict:
-    """Counts what the run drew from each source and saves it next to the plan."""
-    from flawn.train.realised import realised_counts
+def _report_realised(config: TrainConfig, files: TrainDir, examples_seen: int, plan) -> dict | None:
+    """Counts what the run drew from each source and saves it next to the plan.
 
-    drawn = realised_counts(
-        config.mixture_or_task_name,
-        dict(config.task_feature_lengths),
-        config.seed,
-        examples_seen,
-        use_cached=bool(config.cache_dir),
-    )
+    ``None`` (with a warning, and no counts file) when the mixture's examples
+    cannot be attributed: the run itself is not failed for a report.
+    """
+    from flawn.train.realised import CountsUnavailable, realised_counts
+
+    try:
+        drawn = realised_counts(
+            config.mixture_or_task_name,
+            dict(config.task_feature_lengths),
+            config.seed,
+            examples_seen,
+            use_cached=bool(config.cache_dir),
+        )
+    except CountsUnavailable as err:
+        log.warning("drawn examples per source not recorded: %s; plan.json has the plan", err)
+        return None
     planned = {row.source: row.share for row in plan.rows} if plan else {}
     report = {
         task: {

@@ -12,7 +12,29 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping
 
-from flawn.tasks.preprocessors import SOURCE_TASK_KEY
+from flawn.tasks.preprocessors import SOURCE_TASK_KEY, add_source_task
+
+
+class CountsUnavailable(Exception):
+    """The mixture's examples cannot be attributed to their sources (says why)."""
+
+
+def unlabelled_tasks(mixture) -> list[str]:
+    """Leaf tasks of a seqio mixture that do not add the ``source_task`` feature.
+
+    Tasks registered through :func:`flawn.tasks.registry.add_task` add it;
+    tasks registered with seqio directly (a user's own) do not, and seqio
+    cannot mix datasets whose features differ when it is passed through.
+    """
+    import functools
+
+    def labelled(task) -> bool:
+        return any(
+            isinstance(step, functools.partial) and step.func is add_source_task
+            for step in task.preprocessors
+        )
+
+    return sorted(task.name for task in mixture.tasks if not labelled(task))
 
 
 def realised_counts(
@@ -29,10 +51,21 @@ def realised_counts(
 
     Returns:
         ``{task: count}``, summing to ``num_examples``.
+
+    Raises:
+        CountsUnavailable: If a task of the mixture does not label its examples.
     """
     import seqio  # deferred: pulls in TensorFlow
 
     provider = seqio.get_mixture_or_task(name)
+    if isinstance(provider, seqio.Mixture):
+        unlabelled = unlabelled_tasks(provider)
+        if unlabelled:
+            raise CountsUnavailable(
+                f"task(s) {', '.join(unlabelled)} of {name} do not label their examples with "
+                f"'{SOURCE_TASK_KEY}' (register them with flawn.tasks.registry.add_task to "
+                "get the drawn counts)"
+            )
     # Same arguments as seqio.get_dataset uses for training, plus the passthrough feature.
     kwargs = dict(
         split="train",
