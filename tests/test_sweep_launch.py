@@ -245,7 +245,7 @@ def test_the_docs_commands_run_on_a_demo_shaped_sweep(sweep, tmp_path):
     proposed = next(v for k, v in out.items() if "--min-general" in k)
     assert "three: 3 mixture(s) observed" in proposed and "general share >= 0.3" in proposed
     planned = next(v for k, v in out.items() if "sweep plan experiments/demo_next_general" in k)
-    assert "4 run(s)" in planned and "demo_next_general.p04/" in planned
+    assert "5 run(s)" in planned and "demo_next_general.p04/" in planned  # baseline + 4
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):
