@@ -265,7 +265,7 @@ def test_validate_names_the_install_when_t5x_is_missing(tmp_path):
     with pytest.raises(ConfigError, match="FLAWN_T5X_PYTHON") as err:
         check_t5x_importable(os.fspath(fake))
     assert "No module named 't5x'" in str(err.value)
-    assert 'section "Training on TPU pods with T5X"' in str(err.value)
+    assert 'docs/t5x.md says ("Training on TPU pods with T5X")' in str(err.value)
 
 
 def _python_without_t5x(folder) -> str:

@@ -8,7 +8,7 @@ over both and reports recall (planted examples flagged for the item planted
 in them), the false-positive rate (clean examples flagged at all) and the
 precision of the flags over planted and clean examples together.
 
-Sets (``bench/decontamination.py`` prints the table the README shows):
+Sets (``bench/decontamination.py`` prints the table docs/quality.md shows):
 
 * Chinese planted: LawBench questions and answers in a LaWGPT-style prompt
   (:func:`planted_lawbench`);
