@@ -20,15 +20,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from flawn.propose.acquisition import METHODS
 from flawn.propose.observations import BY, GENERAL, LEGAL, Observations, group_of
 from flawn.propose.proposal import Proposal, propose_mixtures
 from flawn.propose.simplex import Constraints, GroupMinimum
-
-#: The range of the analysis package's scores (points); intervals are cut to it.
-SCORE_RANGE = (0.0, 100.0)
 
 #: Prefix of the LawInstruct catalog's tasks, which a licence view can judge.
 LAWINSTRUCT_PREFIX = "lawinstruct."
@@ -257,13 +252,6 @@ def propose_next(
         constraints,
         seed=settings.seed,
         method=settings.method,
-    )
-    # The surrogate knows nothing of the score's range; the true score lies within it,
-    # so cutting the interval there loses no coverage.
-    proposal = dataclasses.replace(
-        proposal,
-        lo=np.clip(proposal.lo, *SCORE_RANGE),
-        hi=np.clip(proposal.hi, *SCORE_RANGE),
     )
     limits = describe_limits(settings, excluded)
     notes = [f"limits: {limits}"] if limits else []

@@ -15,6 +15,8 @@ from flawn.propose.surrogate import Surrogate
 
 #: Normal quantile of the two-sided 95% intervals.
 Z95 = 1.959963984540054
+#: The range of the analysis package's scores (points); intervals are cut to it.
+SCORE_RANGE = (0.0, 100.0)
 #: Random candidate mixtures scored per proposal (besides vertices and midpoints).
 N_CANDIDATES = 2000
 
@@ -28,7 +30,8 @@ class Proposal:
         shares: ``(k, d)`` proposed mixtures (rows sum to 1), in pick order.
         predicted: ``(k,)`` predicted true score of each (points).
         lo: ``(k,)`` lower end of a 95% interval of the true score (the
-            latent GP's sd; a new run adds its own noise on top).
+            latent GP's sd; a new run adds its own noise on top), cut to
+            :data:`SCORE_RANGE`.
         hi: ``(k,)`` upper end of that interval.
         best_observed: Predicted score of the best observed mixture (the
             incumbent that expected improvement is measured against).
@@ -114,8 +117,10 @@ def propose_mixtures(
         components=components,
         shares=pool[picks],
         predicted=mean,
-        lo=mean - Z95 * sd,
-        hi=mean + Z95 * sd,
+        # The GP knows nothing of the score's range; the true score lies within it, so
+        # cutting the interval there loses no coverage.
+        lo=np.clip(mean - Z95 * sd, *SCORE_RANGE),
+        hi=np.clip(mean + Z95 * sd, *SCORE_RANGE),
         best_observed=best_mean,
         best_shares=x[best],
         kernel=surrogate.describe(),

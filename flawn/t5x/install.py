@@ -17,7 +17,7 @@ from __future__ import annotations
 
 #: What to do when T5X cannot be imported (docs/t5x.md, "Training on TPU pods with T5X").
 INSTALL_HINT = (
-    "install T5X as flawn's docs/t5x.md says (\"Training on TPU pods with T5X\"): in its own "
+    'install T5X as flawn\'s docs/t5x.md says ("Training on TPU pods with T5X"): in its own '
     "virtualenv with flawn installed there too, from a clone made outside the flawn folder "
     "(cd ~ && git clone https://github.com/google-research/t5x), then point flawn at that "
     "Python with FLAWN_T5X_PYTHON=/path/to/venv/bin/python"
