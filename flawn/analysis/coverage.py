@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import pathlib
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
@@ -187,6 +188,41 @@ def missing_runs(
                     suites=tuple(dict.fromkeys(s for k, s in keys if k not in done)),
                 )
             )
+    return out
+
+
+def requested_eval_ids(folders: Iterable[str | os.PathLike]) -> dict[str, set[str]]:
+    """Per run, the evaluation folders that answer what its sweep asks for.
+
+    Runs whose sweep records no requested evaluations (folders not launched as a
+    sweep), or whose requests cannot be resolved here, are left out: every
+    evaluation of theirs counts.
+
+    Args:
+        folders: Sweep or run folders.
+
+    Returns:
+        ``{run_id: {eval_id, ...}}``.
+    """
+    from flawn.analysis.loading import run_folders
+    from flawn.errors import FlawnError
+    from flawn.evals.run import request_key
+    from flawn.runs.run_dir import RunDir
+    from flawn.runs.spec import EvalSpec
+
+    out: dict[str, set[str]] = {}
+    for folder in run_folders(folders):
+        spec_path = folder / "spec.json"
+        requested = _requested(folder)
+        if requested is None or not spec_path.exists():
+            continue
+        try:
+            keys = [request_key(EvalSpec.from_json(e)) for e in requested]
+        except (FlawnError, OSError, TypeError, ValueError):
+            continue  # judged by their rows, as missing_runs does (it says so)
+        run_id = str(json.loads(spec_path.read_text(encoding="utf-8")).get("run_id", folder.name))
+        done = RunDir(folder).read_status().get("evals") or {}
+        out[run_id] = {str(done[k]) for k in keys if k in done}
     return out
 
 

@@ -266,6 +266,17 @@ def load_observations(
         )
     baseline = declared[1]
     tasks = load_task_scores(folders, None, mode)
+    # The sweep's own evaluations: one run evaluated by hand with other settings (flawn
+    # eval run) must not split the sweep into several groups of runs.
+    asked = coverage.requested_eval_ids(folders)
+    if asked:
+        own = [
+            run not in asked or evaluation in asked[run]
+            for run, evaluation in zip(
+                tasks["run_id"].astype(str), tasks["eval_id"].astype(str), strict=True
+            )
+        ]
+        tasks = tasks[own]
     suites = sorted(set(tasks["suite"].astype(str)))
     available = available_objectives(suites)
     if objective not in available:
@@ -289,10 +300,11 @@ def load_observations(
             c for c in comparisons if all(str(c.group.get(k)) == v for k, v in wanted.items())
         ]
     if len(comparisons) != 1:
-        found = [f"mode={c.mode} {c.group}" for c in comparisons] or ["none"]
+        found = [f"{c.mode} {c.group} ({c.settings})" for c in comparisons] or ["none"]
         raise ValueError(
-            f"{objective}: {len(comparisons)} groups of runs match ({'; '.join(found)}); "
-            "pass mode= and where={axis: value} to pick one"
+            f"{objective}: {len(comparisons)} groups of runs or evaluations match: "
+            f"{'; '.join(found)}; pick one with --mode and --where AXIS=VALUE (mode=, where= "
+            "from Python)"
         )
     (comparison,) = comparisons
     scores = comparison.scores[
