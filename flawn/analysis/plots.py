@@ -64,6 +64,31 @@ def _baseline(frame: pd.DataFrame) -> str:
     return ", ".join(map(str, dict.fromkeys(frame["baseline"].dropna())))
 
 
+def _levels_and_colors(frame: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Panel names (overall first, then as given) and one colour per condition."""
+    names = list(dict.fromkeys(frame["name"]))
+    names.sort(key=lambda n: n != OVERALL)  # stable
+    colors = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(frame["condition"]))}
+    return names, colors
+
+
+def _panel_grid(
+    n: int, max_cols: int, panel: tuple[float, float], margin: tuple[float, float]
+) -> tuple[Figure, np.ndarray, int]:
+    """A figure of ``n`` panels sharing y, at most ``max_cols`` a row; unused cells removed.
+
+    Returns:
+        The figure, its axes (row by row) and the number of columns.
+    """
+    cols = min(n, max_cols)
+    rows = -(-n // cols)
+    fig = _figure(panel[0] * cols + margin[0], panel[1] * rows + margin[1])
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    for ax in axes[n:]:
+        fig.delaxes(ax)
+    return fig, axes, cols
+
+
 def save_figure(fig: Figure, out_dir: str | os.PathLike, name: str) -> list[pathlib.Path]:
     """Writes ``<name>.png`` (150 dpi) and ``<name>.pdf`` into ``out_dir`` (made if needed).
 
@@ -143,15 +168,8 @@ def plot_scaling(scores: pd.DataFrame, size_order: Sequence[str]) -> Figure:
     unknown = sorted(set(scores["size"]) - set(position), key=str)
     if unknown:
         raise ValueError(f"scores: size(s) {unknown} not in size_order {list(size_order)}")
-    names = list(dict.fromkeys(scores["name"]))
-    names.sort(key=lambda n: n != OVERALL)  # stable: overall first, then as given
-    colors = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(scores["condition"]))}
-    cols = min(len(names), 4)
-    rows = -(-len(names) // cols)
-    fig = _figure(3.2 * cols + 0.8, 2.8 * rows + 0.6)
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
-    for ax in axes[len(names) :]:
-        fig.delaxes(ax)
+    names, colors = _levels_and_colors(scores)
+    fig, axes, cols = _panel_grid(len(names), max_cols=4, panel=(3.2, 2.8), margin=(0.8, 0.6))
     for ax, name in zip(axes, names, strict=False):
         panel = scores[scores["name"] == name]
         for condition, points in panel.groupby("condition", sort=False):
@@ -340,15 +358,8 @@ def plot_extrapolation(points: pd.DataFrame, fits: pd.DataFrame, level: float = 
     """
     _require(points, ["condition", "name", "parameters", "delta", "lo", "hi"], "points")
     _require(fits, ["condition", "name", "slope", "intercept", "target_parameters"], "fits")
-    names = list(dict.fromkeys(points["name"]))
-    names.sort(key=lambda n: n != OVERALL)
-    colors = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(points["condition"]))}
-    cols = min(len(names), 3)
-    rows = -(-len(names) // cols)
-    fig = _figure(3.6 * cols + 0.6, 3.0 * rows + 0.8)
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
-    for ax in axes[len(names) :]:
-        fig.delaxes(ax)
+    names, colors = _levels_and_colors(points)
+    fig, axes, cols = _panel_grid(len(names), max_cols=3, panel=(3.6, 3.0), margin=(0.6, 0.8))
     for ax, name in zip(axes, names, strict=False):
         ax.axhline(0, color="grey", linewidth=0.8)
         for condition, measured in points[points["name"] == name].groupby("condition", sort=False):
