@@ -66,6 +66,10 @@ LEVELS = ("overall", "group", "view")
 #: says otherwise: flawn's bundled sample vocabulary (1,152 pieces + 100 extra ids, padded).
 SAMPLE_VOCAB_ROWS = 1280
 
+#: Columns of :func:`size_deltas`'s frame: where the deltas come from, then the measurement.
+DELTA_COLUMNS = ("eval_key", "suite", "mode", "group", "condition", "level", "name", "size")
+DELTA_COLUMNS += ("delta", "lo", "hi", "se", "scale", "ci_level")
+
 #: Columns of :func:`extrapolate`'s frame, in order.
 COLUMNS = (
     "eval_key",
@@ -303,24 +307,7 @@ def size_deltas(comparisons: Sequence[Comparison], levels: Sequence[str] = LEVEL
             )
         )
     if not frames:
-        return pd.DataFrame(
-            columns=[
-                "eval_key",
-                "suite",
-                "mode",
-                "group",
-                "condition",
-                "level",
-                "name",
-                "size",
-                "delta",
-                "lo",
-                "hi",
-                "se",
-                "scale",
-                "ci_level",
-            ]
-        )
+        return pd.DataFrame(columns=list(DELTA_COLUMNS))
     return pd.concat(frames, ignore_index=True)
 
 
