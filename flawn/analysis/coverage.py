@@ -22,6 +22,8 @@ import pathlib
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from flawn.errors import FlawnError
+
 #: The sweep's requested evaluations, beside its run folders (written by ``flawn sweep launch``).
 SWEEP_EVALS_FILE = "evals.json"
 #: How many runs an error message or a table note names before "and N more".
@@ -78,6 +80,10 @@ class MissingRun:
         return any(suite == s or suite.startswith(f"{s}.") for s in self.suites)
 
 
+#: What resolving a requested evaluation raises when it cannot be resolved here.
+_UNRESOLVED = (FlawnError, OSError, TypeError, ValueError)
+
+
 class MissingEvaluations(ValueError):
     """Runs lack a current evaluation and the analysis would drop them.
 
@@ -110,6 +116,25 @@ def _wanted(spec: dict[str, Any], suite: str | None, mode: str | None) -> bool:
     return suite == name or suite.startswith(f"{name}.")
 
 
+def _request_keys(
+    requested: Sequence[dict[str, Any]], suite: str | None = None, mode: str | None = None
+) -> list[tuple[str, str]]:
+    """``(request key, suite)`` of each requested evaluation of ``suite`` and ``mode``.
+
+    Raises:
+        One of :data:`_UNRESOLVED` when a request cannot be resolved here (e.g.
+        the suite's files are not on this machine).
+    """
+    from flawn.evals.run import request_key
+    from flawn.runs.spec import EvalSpec
+
+    return [
+        (request_key(EvalSpec.from_json(e)), str(e.get("suite", "sample")))
+        for e in requested
+        if _wanted(e, suite, mode)
+    ]
+
+
 def missing_runs(
     folders: Iterable[str | pathlib.Path],
     evaluated: Collection[str],
@@ -129,11 +154,8 @@ def missing_runs(
         One :class:`MissingRun` per run lacking one, in folder order.
     """
     from flawn.analysis.loading import run_folders
-    from flawn.errors import FlawnError
-    from flawn.evals.run import request_key
     from flawn.runs.manifest import evals_done, run_state
     from flawn.runs.run_dir import RunDir
-    from flawn.runs.spec import EvalSpec
 
     keys_of: dict[str, list[tuple[str, str]] | None] = {}  # request file -> (key, suite)
     out = []
@@ -149,15 +171,9 @@ def missing_runs(
         if cache not in keys_of:
             try:
                 keys_of[cache] = (
-                    None
-                    if requested is None
-                    else [
-                        (request_key(EvalSpec.from_json(e)), str(e.get("suite", "sample")))
-                        for e in requested
-                        if _wanted(e, suite, mode)
-                    ]
+                    None if requested is None else _request_keys(requested, suite, mode)
                 )
-            except (FlawnError, OSError, TypeError, ValueError) as err:
+            except _UNRESOLVED as err:
                 # e.g. the suite's files are not on this machine: judge by the rows instead,
                 # and say so, since "evaluated" then means "has rows", not "is current"
                 log.warning(
@@ -205,21 +221,24 @@ def requested_eval_ids(folders: Iterable[str | os.PathLike]) -> dict[str, set[st
         ``{run_id: {eval_id, ...}}``.
     """
     from flawn.analysis.loading import run_folders
-    from flawn.errors import FlawnError
-    from flawn.evals.run import request_key
     from flawn.runs.run_dir import RunDir
-    from flawn.runs.spec import EvalSpec
 
     out: dict[str, set[str]] = {}
+    keys_of: dict[str, list[tuple[str, str]] | None] = {}  # one resolution per request list
     for folder in run_folders(folders):
         spec_path = folder / "spec.json"
         requested = _requested(folder)
         if requested is None or not spec_path.exists():
             continue
-        try:
-            keys = [request_key(EvalSpec.from_json(e)) for e in requested]
-        except (FlawnError, OSError, TypeError, ValueError):
-            continue  # judged by their rows, as missing_runs does (it says so)
+        cache = json.dumps(requested, sort_keys=True, default=str)
+        if cache not in keys_of:
+            try:
+                keys_of[cache] = _request_keys(requested)
+            except _UNRESOLVED:
+                keys_of[cache] = None  # judged by their rows, as missing_runs does (it says so)
+        if keys_of[cache] is None:
+            continue
+        keys = [k for k, _ in keys_of[cache]]
         run_id = str(json.loads(spec_path.read_text(encoding="utf-8")).get("run_id", folder.name))
         done = RunDir(folder).read_status().get("evals") or {}
         out[run_id] = {str(done[k]) for k in keys if k in done}
