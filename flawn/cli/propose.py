@@ -6,30 +6,20 @@ import argparse
 
 from flawn.errors import FlawnError
 
+_SHARE = "COMPONENT=SHARE, e.g. legal=0.1"
 
-def _shares(items: list[str] | None, flag: str) -> dict[str, float]:
-    """``COMPONENT=SHARE`` arguments as a dict, or a FlawnError naming the bad one."""
+
+def _pairs(items: list[str] | None, flag: str, expected: str, convert=str) -> dict:
+    """``KEY=VALUE`` arguments as a dict, or a FlawnError naming the bad one and ``expected``."""
     out = {}
     for item in items or []:
-        component, sep, value = item.partition("=")
+        key, sep, value = item.partition("=")
         try:
-            out[component] = float(value)
+            out[key] = convert(value)
         except ValueError:
             sep = ""
-        if not sep or not component:
-            raise FlawnError(f"{flag} {item!r}: expected COMPONENT=SHARE, e.g. legal=0.1")
-    return out
-
-
-def _where(items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    out = {}
-    for item in items:
-        axis, sep, value = item.partition("=")
-        if not sep or not axis:
-            raise FlawnError(f"--where {item!r}: expected AXIS=VALUE, e.g. size=small")
-        out[axis] = value
+        if not sep or not key:
+            raise FlawnError(f"{flag} {item!r}: expected {expected}")
     return out
 
 
@@ -57,8 +47,8 @@ def _cmd_propose(args: argparse.Namespace, gin_files: list[str], bindings: list[
             k=args.k,
             by=args.by,
             min_general=args.min_general,
-            lower=_shares(args.min, "--min"),
-            upper=_shares(args.max, "--max"),
+            lower=_pairs(args.min, "--min", _SHARE, float),
+            upper=_pairs(args.max, "--max", _SHARE, float),
             view=args.view,
             exclude=tuple(args.exclude or ()),
             method=args.method,
@@ -73,7 +63,7 @@ def _cmd_propose(args: argparse.Namespace, gin_files: list[str], bindings: list[
             name=args.name,
             force=args.force,
             mode=args.mode,
-            where=_where(args.where),
+            where=_pairs(args.where, "--where", "AXIS=VALUE, e.g. size=small") or None,
             n_resamples=args.resamples,
             allow_missing=args.allow_missing,
         )
